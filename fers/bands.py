@@ -1,0 +1,133 @@
+"""Band subsets and the band adapter that fits a cube to a model's band count.
+
+Cubes here are ``(H, W, B)``, bands last.
+
+* :func:`parse_band_spec` understands ``all``, ``N`` (a model band count), ``START:STOP`` (a range)
+  and ``i,j,k`` (an explicit list).
+* :func:`adapt_bands` fits any cube to a model with N bands: the first N bands when ``B >= N``,
+  linear interpolation along the band axis when ``B < N``. It reports which rule it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FersInputError
+
+SHIPPED_BAND_COUNTS = (50, 100, 200)
+ADAPTER_RULE = "first N bands if B >= N, else linear interpolation along the band axis to N"
+
+
+@dataclass(frozen=True)
+class BandSpec:
+    """A parsed ``--bands`` value.
+
+    kind: ``all`` | ``count`` | ``range`` | ``list``.
+    """
+
+    kind: str
+    count: int | None = None
+    start: int | None = None
+    stop: int | None = None
+    indices: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "all"
+        if self.kind == "count":
+            return str(self.count)
+        if self.kind == "range":
+            return f"{self.start}:{self.stop}"
+        return ",".join(str(i) for i in self.indices or ())
+
+
+def parse_band_spec(spec: str | int | None) -> BandSpec:
+    """Parse ``all`` / ``N`` / ``START:STOP`` / ``i,j,k`` into a :class:`BandSpec`."""
+    if spec is None:
+        return BandSpec("all")
+    if isinstance(spec, (int, np.integer)):
+        spec = str(int(spec))
+    s = str(spec).strip().lower()
+    try:
+        if s in ("", "all"):
+            return BandSpec("all")
+        if ":" in s:
+            a, b = s.split(":", 1)
+            start = int(a) if a.strip() else 0
+            stop = int(b)
+            if start < 0 or stop <= start:
+                raise ValueError
+            return BandSpec("range", start=start, stop=stop)
+        if "," in s:
+            idx = tuple(int(t) for t in s.split(",") if t.strip())
+            if not idx or min(idx) < 0:
+                raise ValueError
+            return BandSpec("list", indices=idx)
+        n = int(s)
+        if n < 2:
+            raise ValueError
+        return BandSpec("count", count=n)
+    except ValueError:
+        raise FersInputError(
+            f"bad band spec {spec!r}: use 'all', a count N >= 2, 'START:STOP' or a list 'i,j,k'"
+        ) from None
+
+
+def select_bands(cube: np.ndarray, spec: BandSpec) -> np.ndarray:
+    """Take a range or list of bands from ``(H, W, B)`` (``all``/``count`` return the cube unchanged)."""
+    b = cube.shape[-1]
+    if spec.kind == "range":
+        if spec.start >= b:
+            raise FersInputError(f"band range {spec.describe()} starts beyond the cube's {b} bands")
+        out = cube[..., spec.start : min(spec.stop, b)]
+    elif spec.kind == "list":
+        if max(spec.indices) >= b:
+            raise FersInputError(f"band index {max(spec.indices)} out of range for a cube with {b} bands")
+        out = cube[..., list(spec.indices)]
+    else:
+        return cube
+    if out.shape[-1] < 2:
+        raise FersInputError(f"band selection {spec.describe()} leaves {out.shape[-1]} band(s); need at least 2")
+    return out
+
+
+def nearest_model_bands(b: int, choices=SHIPPED_BAND_COUNTS) -> int:
+    """The shipped model band count closest to ``b`` (ties go to the larger model)."""
+    return min(choices, key=lambda n: (abs(n - b), -n))
+
+
+def adapt_bands(cube: np.ndarray, n: int) -> tuple[np.ndarray, str]:
+    """Fit ``(H, W, B)`` to ``n`` bands. Returns ``(cube (H, W, n), adapter description)``."""
+    b = cube.shape[-1]
+    if b == n:
+        return cube, f"identity ({b} bands)"
+    if b > n:
+        return cube[..., :n], f"first {n} of {b} bands"
+    # linear interpolation of each spectrum from b samples to n samples on [0, 1]
+    src = np.linspace(0.0, 1.0, b)
+    dst = np.linspace(0.0, 1.0, n)
+    j = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, b - 2)
+    w = ((dst - src[j]) / (src[j + 1] - src[j])).astype(np.float32)
+    lo = cube[..., j].astype(np.float32)
+    hi = cube[..., j + 1].astype(np.float32)
+    return lo + (hi - lo) * w, f"linear interpolation {b} -> {n} bands"
+
+
+def prepare_bands(cube: np.ndarray, spec: BandSpec) -> tuple[np.ndarray, int | None, str]:
+    """Apply a band spec as the CLI and app do.
+
+    Returns ``(cube, model_bands, adapter)``: ``model_bands`` is None for ``all`` (model methods are
+    skipped); for ``N`` the cube is adapted to N; for a range or list the selection is adapted to the
+    nearest shipped model size.
+    """
+    if spec.kind == "all":
+        return cube, None, f"none (all {cube.shape[-1]} bands)"
+    if spec.kind == "count":
+        out, how = adapt_bands(cube, spec.count)
+        return out, spec.count, how
+    sub = select_bands(cube, spec)
+    n = nearest_model_bands(sub.shape[-1])
+    out, how = adapt_bands(sub, n)
+    return out, n, f"bands {spec.describe()} then {how}"
