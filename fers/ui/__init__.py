@@ -1,0 +1,35 @@
+"""The FERS Gradio app: :func:`build_app` makes the Blocks, :func:`launch` serves it.
+
+Files: ``layout`` (page and wiring), ``callbacks`` (event handlers -> ``gr.Error`` on bad input),
+``inputs`` (uploads -> :func:`fers.io.load_cube`), ``results`` (maps, tables, downloads, API JSON),
+``analysis`` (threshold mask, pixel spectrum, PCA view), ``limits`` (upload / cube size limits),
+``tempdirs`` (the only place the app writes).
+"""
+
+import os
+
+from .limits import MAX_FILE_SIZE
+
+
+def build_app():
+    """Build the Blocks app (does not start a server)."""
+    from .layout import build_app as _build
+
+    return _build()
+
+
+def launch(server_name=None, server_port=None, **kwargs):
+    """Serve the app on ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` (default 127.0.0.1:7860).
+
+    Uploads above ``MAX_FILE_SIZE`` (500 MB) are refused by Gradio; cubes above
+    :func:`fers.ui.limits.max_cube_values` are refused by the app with a message.
+    """
+    from .callbacks import EXAMPLES_DIR
+    from .layout import CSS
+
+    demo = build_app()
+    demo.queue(default_concurrency_limit=1)
+    name = server_name or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(server_port or os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    return demo.launch(server_name=name, server_port=port, max_file_size=MAX_FILE_SIZE,
+                       allowed_paths=[str(EXAMPLES_DIR)], css=CSS, **kwargs)

@@ -1,0 +1,214 @@
+"""Event handlers of the app. Each handler turns every problem into a one-line ``gr.Error`` (never a
+traceback in the page). Output tuples follow the name lists ``RUN_OUTPUTS`` etc. that the layout uses.
+
+Shapes: cubes ``(H, W, B)``, maps and GT ``(H, W)``.
+"""
+
+import functools
+import html
+import logging
+import re
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from .. import plots
+from ..errors import FersInputError
+from . import analysis, results
+from .inputs import AUTO, NONE, load_scene, mat_key_choices, stage_cube_upload
+
+log = logging.getLogger("fers.app")
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = {
+    "Airport-4 (AVIRIS, 191 bands)": "abu-airport-4.mat",
+    "Urban-3 (AVIRIS, 191 bands)": "abu-urban-3.mat",
+    "Beach-4 crop (ROSIS, 102 bands)": "abu-beach-4-crop100.mat",
+}
+BAND_MODES = ("model bands from start", "band range", "all bands (RX only)")
+DETECTORS = (("global RX", "rx"), ("local RX (dual window)", "lrx"))
+
+RUN_OUTPUTS = ("status", "preview", "map_rx", "map_spectral", "map_spatial", "map_fused", "auc_table",
+               "roc_plot", "timing_table", "downloads", "mask_image", "mask_text", "state")
+UPLOAD_OUTPUTS = ("cube_key", "gt_key", "file_info")
+EXAMPLE_OUTPUTS = ("cube_files", "gt_file") + UPLOAD_OUTPUTS
+
+_DIR_PART = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^\s/\\:'\"]+[/\\])+")
+
+
+def _plain(msg) -> str:
+    """Strip directories from paths (uploads live in temp dirs) and keep a single line."""
+    return " ".join(_DIR_PART.sub("", str(msg)).split())
+
+
+def _one_line(msg) -> str:
+    """:func:`_plain`, HTML-escaped (``gr.Error`` and Markdown render HTML)."""
+    return html.escape(_plain(msg))
+
+
+def user_errors(fn):
+    """Decorator: FersInputError / MemoryError / anything else -> ``gr.Error`` with a one-line message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except FersInputError as e:
+            raise gr.Error(_one_line(e), duration=None, print_exception=False) from None
+        except MemoryError:
+            raise gr.Error("not enough memory for this scene; crop it or select fewer bands",
+                           duration=None, print_exception=False) from None
+        except Exception as e:  # unexpected: log the traceback on the server, show one line in the page
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(_one_line(f"unexpected error ({type(e).__name__}): {e}"), duration=None,
+                           print_exception=False) from None
+
+    return wrapper
+
+
+def band_spec_from_controls(mode: str, model_n, start, band_range: str) -> str:
+    """The ``bands`` string for :func:`fers.pipeline.detect` from the band controls."""
+    if mode == BAND_MODES[2]:
+        return "all"
+    if mode == BAND_MODES[1]:
+        text = (band_range or "").strip()
+        if ":" not in text:
+            raise FersInputError(f"band range {text!r}: write START:STOP, e.g. 10:110")
+        return text
+    try:
+        n, s = int(model_n), int(start or 0)
+    except (TypeError, ValueError):
+        raise FersInputError(f"model bands {model_n!r} / start {start!r} must be whole numbers") from None
+    if s < 0:
+        raise FersInputError(f"start band {s} must be >= 0")
+    return str(n) if s == 0 else f"{s}:{s + n}"
+
+
+def windows_from_text(text: str) -> tuple[int, int]:
+    """``"5,15"`` -> ``(5, 15)`` (inner, outer window widths of local RX)."""
+    try:
+        inner, outer = (int(t) for t in str(text).replace(" ", "").split(","))
+    except ValueError:
+        raise FersInputError(f"windows {text!r}: write two odd widths 'inner,outer', e.g. 5,15") from None
+    return inner, outer
+
+
+def _key_updates(path):
+    cubes, planes, desc = mat_key_choices(path) if path is not None else ([], [], "")
+    cube_up = gr.update(choices=[AUTO] + cubes, value=AUTO, interactive=len(cubes) > 1)
+    gt_up = gr.update(choices=[AUTO, NONE] + planes, value=AUTO, interactive=bool(planes))
+    return cube_up, gt_up, (f"Arrays in the file: {desc}" if desc else "")
+
+
+@user_errors
+def on_cube_upload(files):
+    """Fill the key dropdowns from the uploaded ``.mat`` (other formats: keys disabled)."""
+    if not files:
+        return _key_updates(None)
+    return _key_updates(stage_cube_upload(files))
+
+
+def load_example(name: str):
+    """Put a bundled example into the upload boxes (detection runs right after)."""
+    path = EXAMPLES_DIR / EXAMPLES[name]
+    return ([str(path)], None) + _key_updates(path)
+
+
+def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows):
+    from ..pipeline import detect
+
+    scene = load_scene(stage_cube_upload(files), cube_key, gt_file, gt_key)
+    result = detect(scene.cube, scene.gt, bands=bands, backend=backend, detector=detector, windows=windows)
+    return scene, result
+
+
+def _status(scene, result, bands, fused_name) -> str:
+    gt = "none" if scene.gt is None else f"{int(np.count_nonzero(scene.gt))} anomaly pixels"
+    h, w, b = scene.cube.shape
+    lines = [
+        f"**Scene** `{html.escape(scene.name)}`: {h} x {w} pixels, {b} bands "
+        f"({scene.info.get('format', '?')}, stored as {scene.info.get('source_dtype', '?')}); ground truth: {gt}; "
+        f"preview bands R,G,B = {plots.rgb_band_indices(b, scene.wavelengths)}",
+        f"**Bands** `{bands}` -> model bands: {result.model_bands or 'none'}; "
+        f"**band adapter**: {html.escape(str(result.band_adapter))}",
+        f"**Detector** {result.detector}, **backend** {result.backend}, **fused map**: {fused_name} "
+        f"({plots.METHOD_TITLES.get(fused_name, fused_name)})",
+        f"**Methods computed**: {', '.join(result.maps)}",
+    ]
+    if result.notes:
+        lines.append("**Not available**: " + html.escape("; ".join(_plain(n) for n in result.notes)))
+    return "\n\n".join(lines)
+
+
+@user_errors
+def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_start, band_range, fusion_choice,
+                  backend, detector, windows_text, threshold):
+    """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order."""
+    bands = band_spec_from_controls(band_mode, model_n, band_start, band_range)
+    windows = windows_from_text(windows_text) if detector == "lrx" else (5, 15)
+    scene, result = _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows)
+    gt = scene.gt
+    fused_name = results.fused_method(fusion_choice, result.model_bands)
+    note = "not computed:\n" + "\n".join(_plain(n) for n in result.notes) if result.notes else "not computed"
+    maps = results.map_images(result, gt, fused_name, note)
+    headers, rows = results.auc_rows(result)
+    timing = results.timing_rows(result)
+    auc_table = gr.update(value=rows, headers=headers) if gt is not None else gr.update(
+        value=[[m, plots.METHOD_TITLES.get(m, m), None] for m in result.maps],
+        headers=["method", "description", "AUC (no ground truth)"])
+    files_out = results.write_downloads(result, gt, scene.name)
+    k = analysis.preview_upscale(*scene.cube.shape[:2])
+    preview = plots.false_colour(scene.cube, scene.wavelengths, upscale=k)
+    mask_src = fused_name if fused_name in result.maps else "rx"
+    mask_img, mask_txt = analysis.mask_image(result.maps[mask_src], threshold, gt, mask_src)
+    state = {"cube": scene.cube, "wavelengths": scene.wavelengths, "gt": gt, "maps": result.maps,
+             "mask_src": mask_src, "upscale": k, "cube_used": result.cube_used, "model_bands": result.model_bands,
+             "backend": result.backend, "name": scene.name}
+    return (_status(scene, result, bands, fused_name), preview, *maps, auc_table,
+            results.roc_plot(result, gt), timing, files_out, mask_img, mask_txt, state)
+
+
+@user_errors
+def on_threshold(state, threshold):
+    """Slider: re-threshold the fused (or RX) map -> ``(mask image, summary line)``."""
+    if not state:
+        return None, "run a detection first"
+    return analysis.mask_image(state["maps"][state["mask_src"]], threshold, state["gt"], state["mask_src"])
+
+
+@user_errors
+def on_pixel_select(state, evt: gr.SelectData):
+    """Click on the preview: that pixel's spectrum against the scene mean."""
+    if not state:
+        raise FersInputError("run a detection first, then click a pixel of the preview")
+    r, c = analysis.pixel_from_click(evt.index, state["upscale"], state["cube"].shape)
+    return analysis.spectrum_plot(state["cube"], r, c, state["wavelengths"], state["gt"])
+
+
+@user_errors
+def on_pca(state, max_background):
+    """Analysis tab: the Fig. 9 PCA scatter before / after enhancement."""
+    if not state:
+        raise FersInputError("run a detection first (Results tab), then compute the PCA view")
+    fig = analysis.pca_figure(state["cube_used"], state["gt"], state["model_bands"], state["backend"],
+                              int(max_background))
+    gt = state["gt"]
+    note = ("no ground truth: every pixel is drawn as background" if gt is None else
+            f"{int(np.count_nonzero(gt))} anomaly pixels (red), background subsampled to {int(max_background)}")
+    return fig, note
+
+
+@user_errors
+def api_detect(cube_file, gt_file, cube_key, gt_key, bands, fusion, backend, detector, windows):
+    """Named endpoint ``/detect``: cube (+ GT) file -> JSON with AUCs, 3-D ROC areas and timings."""
+    bands = str(bands or "200").strip()
+    windows_t = windows_from_text(windows or "5,15")
+    scene, result = _detect(cube_file, cube_key or AUTO, gt_file, gt_key or AUTO, bands, backend or "onnx",
+                            detector or "rx", windows_t)
+    fused_name = results.fused_method(fusion or "paper default", result.model_bands)
+    settings = {"bands": bands, "fusion": fusion or "paper default", "backend": result.backend,
+                "detector": result.detector, "windows": list(windows_t)}
+    return results.summary_json(result, scene, settings, fused_name, [_plain(n) for n in result.notes])

@@ -1,0 +1,131 @@
+"""Turning the app's uploads into a loaded scene (all reading goes through :mod:`fers.io`).
+
+* :func:`stage_cube_upload` picks the cube file from a multi-file upload; an ENVI header and its data
+  file are copied side by side into a private temp dir so the reader finds the pair.
+* :func:`mat_key_choices` lists a ``.mat`` file's arrays for the key dropdowns.
+* :func:`load_scene` loads cube (+ GT) and refuses cubes above :mod:`fers.ui.limits`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FersInputError
+from .limits import check_cube_size
+from .tempdirs import new_run_dir
+
+CUBE_EXTS = (".mat", ".npy", ".hdr", ".tif", ".tiff")
+GT_EXTS = (".png", ".mat", ".npy", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
+AUTO = "(auto)"
+NONE = "(none)"
+
+
+def _as_paths(files) -> list[Path]:
+    if files is None:
+        return []
+    if isinstance(files, (str, Path)):
+        files = [files]
+    out = []
+    for f in files:
+        p = getattr(f, "name", f) if not isinstance(f, (str, Path, dict)) else f
+        if isinstance(p, dict):
+            p = p.get("path") or p.get("name")
+        if p:
+            out.append(Path(p))
+    return out
+
+
+def stage_cube_upload(files) -> Path:
+    """Return the path of the cube to load from one or more uploaded files.
+
+    One ``.mat``/``.npy``/``.tif`` file is used as is. For ENVI the user uploads the ``.hdr`` and its
+    data file together; both are copied into one fresh temp dir under their original names.
+    """
+    paths = _as_paths(files)
+    if not paths:
+        raise FersInputError("no cube file: upload a cube (.mat, .npy, ENVI .hdr + data, .tif) or click an example")
+    headers = [p for p in paths if p.suffix.lower() == ".hdr"]
+    if headers:
+        if len(headers) > 1:
+            raise FersInputError("several ENVI headers uploaded; upload one .hdr together with its data file")
+        if len(paths) < 2:
+            raise FersInputError("ENVI header uploaded alone; upload the .hdr together with its data file",
+                                 path=headers[0].name)
+        stage = new_run_dir("envi")
+        for p in paths:
+            shutil.copyfile(p, stage / p.name)
+        return stage / headers[0].name
+    cubes = [p for p in paths if p.suffix.lower() in CUBE_EXTS]
+    if len(paths) > 1:
+        raise FersInputError(
+            f"{len(paths)} files uploaded; upload one cube file (or an ENVI .hdr together with its data file)")
+    if not cubes:
+        raise FersInputError(
+            f"unsupported cube format {paths[0].suffix or '(no extension)'}; use .mat, .npy, ENVI .hdr + data, "
+            ".tif/.tiff", path=paths[0].name)
+    return cubes[0]
+
+
+def mat_key_choices(path) -> tuple[list[str], list[str], str]:
+    """``(cube key choices, GT key choices, description)`` for a ``.mat`` file; non-.mat -> empty lists."""
+    from ..io import list_mat_keys
+
+    path = Path(path)
+    if path.suffix.lower() != ".mat":
+        return [], [], ""
+    keys = list_mat_keys(path)
+    cubes = [k for k, s, _ in keys if len(s) == 3]
+    planes = [k for k, s, _ in keys if len(s) == 2]
+    desc = ", ".join(f"`{k}` {'x'.join(str(i) for i in s)} {d}" for k, s, d in keys)
+    return cubes, planes, desc
+
+
+def _mat_precheck(path: Path, key) -> None:
+    """Refuse an oversized ``.mat`` cube from its header alone, before loading it."""
+    from ..io import list_mat_keys
+
+    keys = list_mat_keys(path)
+    shapes = {k: s for k, s, _ in keys if len(s) == 3}
+    if key in shapes:
+        check_cube_size(shapes[key], path.name)
+    elif len(shapes) >= 1:
+        check_cube_size(max(shapes.values(), key=lambda s: int(np.prod(s))), path.name)
+
+
+def _key_or_none(value):
+    return None if value in (None, "", AUTO, NONE) else str(value)
+
+
+def load_scene(cube_path, key=None, gt_file=None, gt_key=None):
+    """Load ``(H, W, B)`` cube and optional GT via :func:`fers.io.load_cube`; returns its ``Scene``.
+
+    ``gt_key`` names a GT array inside the cube's own ``.mat`` (used when no separate GT file is given);
+    ``(none)`` ignores a GT stored in the cube file.
+    """
+    from ..io import load_cube
+
+    cube_path = Path(cube_path)
+    key = _key_or_none(key)
+    if cube_path.suffix.lower() == ".mat":
+        _mat_precheck(cube_path, key)
+    gt_paths = _as_paths(gt_file)
+    if gt_paths:
+        g = gt_paths[0]
+        if g.suffix.lower() not in GT_EXTS:
+            raise FersInputError(
+                f"unsupported ground-truth format {g.suffix or '(no extension)'}; use .png, .mat, .npy, .tif",
+                path=g.name)
+        gk = None  # a separate GT .mat: its 2-D array of the cube's (H, W) is found automatically
+        scene = load_cube(cube_path, key=key, gt_path=g, gt_key=gk, mmap=True)
+    elif cube_path.suffix.lower() == ".mat":
+        scene = load_cube(cube_path, key=key, gt_key=_key_or_none(gt_key), mmap=True)
+        if gt_key == NONE:
+            scene.gt = None
+    else:
+        scene = load_cube(cube_path, key=key, mmap=True)
+    check_cube_size(scene.cube.shape, cube_path.name)
+    scene.cube = np.ascontiguousarray(scene.cube, dtype=np.float32)
+    return scene

@@ -1,0 +1,142 @@
+"""The page: inputs and settings on the left, results / analysis tabs on the right, plus the named
+API endpoint ``/detect`` (hidden components, callable with ``gradio_client``).
+"""
+
+import gradio as gr
+
+from . import callbacks as cb
+from .inputs import AUTO, NONE
+
+CUBE_TYPES = [".mat", ".npy", ".hdr", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".tif", ".tiff"]
+GT_TYPES = [".png", ".mat", ".npy", ".tif", ".tiff", ".bmp"]
+
+INTRO = """# FERS — hyperspectral anomaly detection
+Background feature enhancement ("Rebellious Student"): a spectral (FERD) and a spatial network
+enhance the cube, then the parameter-free RX detector scores every pixel.
+Click an example scene, or upload your own cube (.mat, .npy, ENVI .hdr + data file, .tif) and an optional
+ground truth, then press **Detect anomalies**."""
+
+CSS = """
+#map-row .image-container img {object-fit: contain;}
+"""
+
+
+def _inputs(c: dict) -> None:
+    gr.Markdown("### 1. Scene")
+    with gr.Row():
+        c["example_buttons"] = [gr.Button(name, size="sm", elem_classes="example-btn") for name in cb.EXAMPLES]
+    c["cube_files"] = gr.File(label="Cube file (ENVI: upload the .hdr and its data file together)",
+                              file_count="multiple", file_types=CUBE_TYPES, elem_id="cube-files", height=140)
+    c["cube_key"] = gr.Dropdown(label="Cube array (.mat with several)", choices=[AUTO], value=AUTO,
+                                interactive=False, elem_id="cube-key")
+    c["gt_file"] = gr.File(label="Ground truth (optional: .png, .mat, .npy, .tif)", file_count="single",
+                           file_types=GT_TYPES, elem_id="gt-file", height=140)
+    c["gt_key"] = gr.Dropdown(label="Ground-truth array inside the cube's .mat", choices=[AUTO, NONE], value=AUTO,
+                              interactive=False, elem_id="gt-key")
+    c["file_info"] = gr.Markdown(elem_id="file-info")
+    gr.Markdown("### 2. Settings")
+    c["band_mode"] = gr.Radio(list(cb.BAND_MODES), value=cb.BAND_MODES[0], label="Band subset")
+    with gr.Row():
+        c["model_n"] = gr.Radio([50, 100, 200], value=200, label="Model bands", min_width=150)
+        c["band_start"] = gr.Number(value=0, precision=0, minimum=0, label="Subset starts at band", min_width=120)
+    c["band_range"] = gr.Textbox(value="0:100", label="Band range START:STOP (adapted to the nearest model)")
+    c["fusion"] = gr.Radio(list(cb.results.FUSION_CHOICES), value="paper default",
+                           label="Fusion (paper default: A for 50 bands, B otherwise)")
+    with gr.Row():
+        c["backend"] = gr.Radio(["onnx", "torch"], value="onnx", label="Backend", min_width=120)
+        c["detector"] = gr.Radio(list(cb.DETECTORS), value="rx", label="Detector", min_width=160)
+    c["windows"] = gr.Textbox(value="5,15", label="Local RX windows inner,outer (odd widths)")
+    c["run"] = gr.Button("Detect anomalies", variant="primary", elem_id="run-btn")
+
+
+def _results_tab(c: dict) -> None:
+    c["status"] = gr.Markdown("No result yet: click an example or upload a cube.", elem_id="run-status")
+    with gr.Row(elem_id="map-row"):
+        for key, title, eid in (("map_rx", "RX", "map-rx"), ("map_spectral", "FERD (spectral)", "map-spectral"),
+                                ("map_spatial", "Spatial", "map-spatial"), ("map_fused", "Fused", "map-fused")):
+            c[key] = gr.Image(label=title, show_label=False, type="numpy", format="png", interactive=False,
+                              elem_id=eid, min_width=200, height=235, buttons=["download", "fullscreen"])
+    c["auc_table"] = gr.Dataframe(label="AUC (pixel ROC) and 3-D ROC areas", interactive=False,
+                                  elem_id="auc-table", wrap=True)
+    with gr.Row():
+        with gr.Column(scale=1):
+            c["roc_plot"] = gr.Plot(label="ROC curves", elem_id="roc-plot", format="png")
+        with gr.Column(scale=1):
+            c["timing_table"] = gr.Dataframe(headers=["stage", "seconds"], label="Timing per stage (s)",
+                                             interactive=False, elem_id="timing-table")
+            c["downloads"] = gr.File(label="Downloads: score maps (.npz) and result table (.csv)",
+                                     file_count="multiple", interactive=False, elem_id="downloads")
+    gr.Markdown("### Pixel spectrum and detection mask")
+    with gr.Row():
+        c["preview"] = gr.Image(label="False-colour preview: click a pixel", type="numpy", format="png",
+                                interactive=False, elem_id="preview", buttons=["fullscreen"])
+        c["spectrum_plot"] = gr.Plot(label="Spectrum of the clicked pixel", elem_id="spectrum-plot", format="png")
+    with gr.Row():
+        with gr.Column():
+            c["threshold"] = gr.Slider(0.0, 1.0, value=0.15, step=0.01, elem_id="threshold",
+                                       label="Threshold on the min-max fused map (RX when no fused map)")
+            c["mask_text"] = gr.Markdown(elem_id="mask-text")
+        c["mask_image"] = gr.Image(label="Detection mask", type="numpy", format="png", interactive=False,
+                                   elem_id="mask-image")
+
+
+def _analysis_tab(c: dict) -> None:
+    gr.Markdown(
+        "The paper's Fig. 9 idea: background (blue) and anomaly (red) pixels on their first three principal "
+        "components, before enhancement (H) and after (H + F_spe + F_spa). After enhancement the background "
+        "should look more like a Gaussian ellipsoid, which is what RX assumes. Needs a model for the band count "
+        "of the last run.")
+    with gr.Row():
+        c["pca_max_bg"] = gr.Slider(500, 10000, value=3000, step=500, label="Background points drawn")
+        c["pca_btn"] = gr.Button("Compute PCA view", elem_id="pca-btn")
+    c["pca_note"] = gr.Markdown()
+    c["pca_plot"] = gr.Plot(label="PCA scatter before / after enhancement", elem_id="pca-plot", format="png")
+
+
+def _api(c: dict) -> None:
+    """Hidden inputs of the ``/detect`` endpoint (for gradio_client; not shown in the page)."""
+    with gr.Column(visible=False):
+        inputs = [gr.File(label="cube_file", file_count="multiple"), gr.File(label="gt_file", file_count="single"),
+                  gr.Textbox(label="cube_key", value=AUTO), gr.Textbox(label="gt_key", value=AUTO),
+                  gr.Textbox(label="bands", value="200"), gr.Textbox(label="fusion", value="paper default"),
+                  gr.Textbox(label="backend", value="onnx"), gr.Textbox(label="detector", value="rx"),
+                  gr.Textbox(label="windows", value="5,15")]
+        out = gr.JSON(label="result")
+        btn = gr.Button("api")
+    btn.click(cb.api_detect, inputs, out, api_name="detect",
+              api_description="Cube file (+ optional GT) -> AUCs, 3-D ROC areas, timings as JSON")
+
+
+def build_app() -> gr.Blocks:
+    """Build (not launch) the Blocks app."""
+    c: dict = {}
+    with gr.Blocks(title="FERS hyperspectral anomaly detection") as demo:
+        gr.Markdown(INTRO)
+        with gr.Sidebar(width=380, open=True, elem_id="sidebar"):
+            _inputs(c)
+        with gr.Tabs():
+            with gr.Tab("Results"):
+                _results_tab(c)
+            with gr.Tab("Analysis"):
+                _analysis_tab(c)
+        c["state"] = gr.State(None)
+        _api(c)
+        _wire(c)
+    return demo
+
+
+def _wire(c: dict) -> None:
+    run_inputs = [c[k] for k in ("cube_files", "cube_key", "gt_file", "gt_key", "band_mode", "model_n", "band_start",
+                                 "band_range", "fusion", "backend", "detector", "windows", "threshold")]
+    run_outputs = [c[k] for k in cb.RUN_OUTPUTS]
+    c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private")
+    c["cube_files"].upload(cb.on_cube_upload, c["cube_files"], [c[k] for k in cb.UPLOAD_OUTPUTS],
+                           api_visibility="private")
+    for btn, name in zip(c["example_buttons"], cb.EXAMPLES):
+        btn.click(lambda n=name: cb.load_example(n), None, [c[k] for k in cb.EXAMPLE_OUTPUTS],
+                  api_visibility="private").then(cb.run_detection, run_inputs, run_outputs, api_visibility="private")
+    c["threshold"].change(cb.on_threshold, [c["state"], c["threshold"]], [c["mask_image"], c["mask_text"]],
+                          api_visibility="private", trigger_mode="always_last")
+    c["preview"].select(cb.on_pixel_select, c["state"], c["spectrum_plot"], api_visibility="private")
+    c["pca_btn"].click(cb.on_pca, [c["state"], c["pca_max_bg"]], [c["pca_plot"], c["pca_note"]],
+                       api_visibility="private")

@@ -1,0 +1,40 @@
+"""Size limits of the app, so a huge upload is refused with a message instead of hanging the machine.
+
+* ``MAX_FILE_SIZE``: passed to ``launch(max_file_size=...)``; Gradio refuses larger uploads itself.
+* ``MAX_CUBE_VALUES``: largest ``H * W * B`` the app will process (after loading, before any compute).
+  40 million values is 160 MB as float32 -- e.g. 450 x 450 x 200. Override with the environment
+  variable ``FERS_APP_MAX_VALUES``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import FersInputError
+
+MAX_FILE_SIZE = "500MB"
+DEFAULT_MAX_CUBE_VALUES = 40_000_000
+
+
+def max_cube_values() -> int:
+    """The active ``H * W * B`` limit (environment override ``FERS_APP_MAX_VALUES``)."""
+    raw = os.environ.get("FERS_APP_MAX_VALUES", "").strip()
+    try:
+        return int(raw) if raw else DEFAULT_MAX_CUBE_VALUES
+    except ValueError:
+        return DEFAULT_MAX_CUBE_VALUES
+
+
+def check_cube_size(shape, name: str) -> None:
+    """Raise :class:`FersInputError` when a cube of ``shape`` ``(H, W, B)`` exceeds the app's limit."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    limit = max_cube_values()
+    if n > limit:
+        dims = " x ".join(str(int(s)) for s in shape)
+        raise FersInputError(
+            f"cube is {dims} = {n:,} values; this app processes at most {limit:,} (H*W*B). "
+            "Crop the scene or select fewer bands first, or use the command line `python -m fers detect`.",
+            path=name,
+        )

@@ -1,0 +1,155 @@
+"""From a :class:`fers.pipeline.DetectResult` to what the page shows: map figures, the AUC and timing
+tables, the ROC plot, the downloads (.npz of all score maps, .csv of the table) and the API's JSON.
+
+Score maps are ``(H, W)``; ``gt`` is ``(H, W)`` bool or None.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+
+from .. import plots
+from .tempdirs import new_run_dir
+
+# The four map slots of the page: (slot title, method names that can fill it, in order of preference).
+SLOTS = (
+    ("RX (original)", ("rx",)),
+    ("FERD (spectral)", ("spectral",)),
+    ("Spatial", ("spatial",)),
+    ("Fused", None),  # filled with the chosen fusion method
+)
+AUC3D_LABELS = {"auc_pd_tau": "AUC(D,tau)", "auc_pf_tau": "AUC(F,tau)", "auc_td": "AUC_TD", "auc_bs": "AUC_BS",
+                "auc_snpr": "AUC_SNPR", "auc_tdbs": "AUC_TDBS", "auc_odp": "AUC_ODP"}
+FUSION_CHOICES = {"paper default": None, "A (multiplicative)": "fusion_mult", "B (additive)": "fusion_add"}
+
+
+def fused_method(choice: str, model_bands) -> str:
+    """Method name shown in the fused slot: A -> ``fusion_mult``, B -> ``fusion_add``, default per paper."""
+    from ..fusion import paper_default_fusion
+
+    name = FUSION_CHOICES.get(choice)
+    if name is None:
+        name = paper_default_fusion(int(model_bands)) if model_bands else "fusion_add"
+    return name
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def auc_rows(result, digits: int | None = 4) -> tuple[list[str], list[list]]:
+    """``(headers, rows)``: one row per method with its AUC(D,F) and every 3-D ROC area
+    (rounded to ``digits`` for display; ``None`` keeps full precision for the CSV)."""
+    aucs = getattr(result, "auc", None) or {}
+    auc3d = getattr(result, "auc3d", None) or {}
+    extra = []
+    for d in auc3d.values():
+        for k in (d or {}):
+            if k not in extra and k != "auc_pd_pf":  # the same number as AUC(D,F)
+                extra.append(k)
+    headers = ["method", "description", "AUC(D,F)"] + [AUC3D_LABELS.get(k, str(k)) for k in extra]
+    rows = []
+    for name in result.maps:
+        row = [name, plots.METHOD_TITLES.get(name, name), _round(aucs.get(name), digits)]
+        row += [_round((auc3d.get(name) or {}).get(k), digits) for k in extra]
+        rows.append(row)
+    return headers, rows
+
+
+def _round(v, nd=4):
+    f = _num(v)
+    return f if f is None or nd is None else round(f, nd)
+
+
+def timing_rows(result, digits: int | None = 3) -> list[list]:
+    """``[[stage, seconds], ...]`` from ``result.seconds`` (plus a total)."""
+    secs = getattr(result, "seconds", None) or {}
+    rows = [[str(k), _round(v, digits)] for k, v in secs.items()]
+    if secs and "total" not in secs:
+        rows.append(["total", _round(sum(_num(v) or 0.0 for v in secs.values()), digits)])
+    return rows
+
+
+def map_images(result, gt, fusion_name: str, unavailable_note: str) -> list[np.ndarray]:
+    """Four RGB images for the slots: RX, spectral, spatial, fused (placeholders say why a map is missing)."""
+    aucs = getattr(result, "auc", None) or {}
+    out = []
+    for title, names in SLOTS:
+        names = names or (fusion_name,)
+        name = next((n for n in names if n in result.maps), None)
+        if name is None:
+            fig = plots.placeholder_figure(title, unavailable_note)
+        else:
+            label = f"{title}: {plots.METHOD_TITLES.get(name, name)}" if title == "Fused" else title
+            fig = plots.score_map_figure(np.asarray(result.maps[name]), label, gt, aucs.get(name))
+        out.append(plots.fig_to_rgb(fig))
+    return out
+
+
+def roc_plot(result, gt):
+    """ROC curves of every method (None without GT)."""
+    if gt is None or not np.any(gt):
+        return None
+    from ..metrics import auc as auc_fn
+    from ..metrics import roc_curve_points
+
+    curves = {}
+    for name, m in result.maps.items():
+        pts = roc_curve_points(np.asarray(m), gt)
+        fpr, tpr = pts[0], pts[1]
+        a = (getattr(result, "auc", None) or {}).get(name)
+        curves[plots.METHOD_TITLES.get(name, name)] = (fpr, tpr, a if a is not None else auc_fn(m, gt))
+    return plots.roc_figure(curves)
+
+
+def write_downloads(result, gt, scene_name: str) -> list[str]:
+    """Write ``<scene>_maps.npz`` (every score map ``score_<method>``, plus ``gt``) and ``<scene>_results.csv``
+    (full-precision AUC table, then the timing table) into a new temp dir."""
+    headers, rows = auc_rows(result, digits=None)
+    timing = timing_rows(result, digits=None)
+    out = new_run_dir("downloads")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in scene_name) or "scene"
+    npz = out / f"{safe}_maps.npz"
+    arrays = {f"score_{k}": np.asarray(v, dtype=np.float64) for k, v in result.maps.items()}
+    if gt is not None:
+        arrays["gt"] = np.asarray(gt, dtype=bool)
+    np.savez_compressed(npz, **arrays)
+    csv_path = out / f"{safe}_results.csv"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(headers)
+        w.writerows(rows)
+        w.writerow([])
+        w.writerow(["stage", "seconds"])
+        w.writerows(timing)
+    return [str(npz), str(csv_path)]
+
+
+def summary_json(result, scene, settings: dict, fusion_name: str, unavailable: list[str]) -> dict:
+    """The ``detect`` API's answer: AUCs, 3-D ROC areas, timings and what was run."""
+    auc3d = {k: {kk: _num(vv) for kk, vv in (d or {}).items()} for k, d in (getattr(result, "auc3d", None)
+                                                                             or {}).items()}
+    out = {
+        "scene": scene.name,
+        "shape": [int(s) for s in scene.cube.shape],
+        "settings": settings,
+        "band_adapter": str(getattr(result, "band_adapter", "")),
+        "model_bands": getattr(result, "model_bands", None),
+        "methods": list(result.maps),
+        "unavailable": unavailable,
+        "fused_method": fusion_name if fusion_name in result.maps else None,
+        "aucs": {k: _num(v) for k, v in (getattr(result, "auc", None) or {}).items()},
+        "auc3d": auc3d,
+        "seconds": {k: _num(v) for k, v in (getattr(result, "seconds", None) or {}).items()},
+        "has_gt": scene.gt is not None,
+    }
+    json.dumps(out)  # must be plain JSON
+    return out
