@@ -16,6 +16,8 @@ import numpy as np
 
 from .errors import FersInputError
 
+MMAP_FROM_BYTES = 512 * 2**20  # .npy / ENVI / TIFF files at least this big are memory-mapped
+
 BANDS_HELP = ("band spec: 'all' (every band; model-based methods skipped), N (adapt to N bands: first N, "
               "or interpolated when the cube has fewer; every method incl. plain RX runs on the adapted cube), "
               "'START:STOP' (band range, then adapted to the nearest shipped model: 50/100/200). Default: 100")
@@ -69,6 +71,14 @@ def _scene_files(items):
     return out
 
 
+def _mmap_for(path) -> bool:
+    """Memory-map big files (the pipeline then streams them, see fers.large)."""
+    try:
+        return Path(path).stat().st_size >= MMAP_FROM_BYTES
+    except OSError:
+        return False  # load_cube reports the problem
+
+
 def _result_dict(name, scene, res) -> dict:
     d = {
         "name": name,
@@ -96,7 +106,7 @@ def cmd_detect(a) -> int:
     from .io import load_cube
     from .pipeline import detect
 
-    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key)
+    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=_mmap_for(a.cube))
     res = detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector, windows=a.windows)
     meta = {
         "scene": scene.name, "path": str(scene.path), "shape": list(scene.cube.shape), "bands": res.bands,
@@ -141,7 +151,7 @@ def cmd_bench(a) -> int:
     scenes, notes = [], []
     for cube_path, gt_path in tqdm(pairs, desc="bench", unit="scene", file=sys.stderr):
         t = time.perf_counter()
-        scene = load_cube(cube_path, gt_path=gt_path)
+        scene = load_cube(cube_path, gt_path=gt_path, mmap=_mmap_for(cube_path))
         load_s = time.perf_counter() - t
         if scene.gt is None:
             raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",

@@ -101,7 +101,8 @@ def validate_cube(cube: np.ndarray, path=None) -> None:
 
 
 def _to_float32(cube: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(cube, dtype=np.float32)
+    with np.errstate(over="ignore"):  # overflow to Inf is reported by check_finite
+        return np.ascontiguousarray(cube, dtype=np.float32)
 
 
 def _sibling_wavelengths(path: Path, n_bands: int):
@@ -131,6 +132,8 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         raise FersInputError(
             f"unknown cube file type {ext or '(no extension)'!r}; supported: .mat, .npy, ENVI .hdr + data, .tif", path
         )
+    if ext != ".mat" and key is not None:
+        raise FersInputError(f"key={key!r} only applies to .mat files", path)
     check_size(path, max_bytes)
     gt = None
     wl = None
@@ -156,13 +159,14 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     else:
         cube, wl = fmt.read_envi(path, mmap=mmap)
         info["format"] = "envi"
-    if ext != ".mat" and key is not None:
-        raise FersInputError(f"key={key!r} only applies to .mat files", path)
     validate_cube(cube, path)
-    _check_array_bytes(cube.shape, 4, max_bytes, path)
     info["source_dtype"] = str(cube.dtype)
     if not (mmap and isinstance(cube, np.memmap)):
+        _check_array_bytes(cube.shape, 4, max_bytes, path)
+        wide_float = cube.dtype.kind == "f" and cube.dtype.itemsize > 4
         cube = _to_float32(cube)
+        if wide_float:  # values beyond float32's range would become Inf
+            check_finite(cube, path, "cube (converted to float32)")
     if wl is None and ext == ".npy":
         wl = _sibling_wavelengths(path, cube.shape[2])
     if gt_path is not None:

@@ -155,7 +155,8 @@ def read_mat_arrays(path, names) -> dict:
         except FersInputError:
             raise
         except Exception as e:
-            raise FersInputError(f"cannot read MATLAB v7.3 (HDF5) file (corrupt or truncated): {_why(e)}", path) from None
+            raise FersInputError(f"cannot read MATLAB v7.3 (HDF5) file (corrupt or truncated): {_why(e)}",
+                                 path) from None
         return out
     import scipy.io
 

@@ -15,7 +15,7 @@ fewer background pixels. Along an axis shorter than a window, the window is the 
 Implementation: window sums of ``x`` and ``x x^T`` come from running column sums (updated as the
 windows slide down the rows) and cumulative sums along each row (outer sums minus inner sums), so
 the cost per pixel is O(B^2) for the statistics plus one batched ``np.linalg.solve`` (O(B^3)).
-Memory is about ``4 * Wc * B * B * 8`` bytes for a strip of ``Wc`` columns; wide images are
+Memory is about ``7 * Wc * (B + 1)**2 * 8`` bytes for a strip of ``Wc`` columns; wide images are
 processed in column strips (``max_bytes``).
 
 Windows with fewer than ``B + 1`` background pixels have a singular covariance: they get a ridge
@@ -53,62 +53,41 @@ def _check_windows(inner: int, outer: int) -> tuple[int, int]:
     return inner, outer
 
 
-class _Packing:
-    """Upper-triangle packing of symmetric ``(B, B)`` matrices into ``T = B (B + 1) / 2`` values."""
+class _SlidingSums:
+    """Sums over a sliding range of rows, per column, of ``z z^T`` for the augmented pixel
+    ``z = [1, x]``: ``s (Wc, B + 1, B + 1)`` holds the count (``[0, 0]``), the sum of ``x``
+    (``[0, 1:]``) and the sum of ``x x^T`` (``[1:, 1:]``), so one window sum gives all three."""
 
-    def __init__(self, b: int):
-        self.iu = np.triu_indices(b)
-        full = np.empty((b, b), dtype=np.intp)
-        full[self.iu] = np.arange(len(self.iu[0]))
-        full[self.iu[1], self.iu[0]] = np.arange(len(self.iu[0]))
-        self.full_index = full
-
-    def outer_sum(self, rows: np.ndarray) -> np.ndarray:
-        """``(k, W, B)`` -> packed sum over k of per-column outer products ``(W, T)``."""
-        return np.einsum("kwt,kwt->wt", rows[..., self.iu[0]], rows[..., self.iu[1]])
-
-    def unpack(self, packed: np.ndarray) -> np.ndarray:
-        """``(P, T)`` -> ``(P, B, B)``."""
-        return packed[:, self.full_index]
-
-
-class _SlidingColumnSums:
-    """Sums over a sliding range of rows, per column: ``s1 (W, B)`` and packed ``s2 (W, T)``."""
-
-    def __init__(self, x: np.ndarray, pack: _Packing):
-        self.x, self.pack = x, pack
-        _, w, b = x.shape
+    def __init__(self, x: np.ndarray):
+        wc, b = x.shape[1], x.shape[2]
+        self.x = x
         self.a = self.b = 0
-        self.s1 = np.zeros((w, b))
-        self.s2 = np.zeros((w, len(pack.iu[0])))
+        self.s = np.zeros((wc, b + 1, b + 1))
+        self._z = np.ones((wc, b + 1))
+        self._zz = np.empty_like(self.s)
+
+    def _outer(self, r: int) -> np.ndarray:
+        self._z[:, 1:] = self.x[r]
+        return np.multiply(self._z[:, :, None], self._z[:, None, :], out=self._zz)
 
     def move_to(self, a: int, b: int) -> None:
         """Make the range ``[a, b)`` (both ends never move backwards)."""
         if a >= self.b:  # disjoint: restart (avoids adding then removing the same rows)
-            self.s1[:] = 0.0
-            self.s2[:] = 0.0
+            self.s[:] = 0.0
             self.a = self.b = a
-        if b > self.b:
-            new = self.x[self.b : b]
-            self.s1 += new.sum(axis=0)
-            self.s2 += self.pack.outer_sum(new)
-        if a > self.a:
-            old = self.x[self.a : a]
-            self.s1 -= old.sum(axis=0)
-            self.s2 -= self.pack.outer_sum(old)
+        for r in range(self.b, b):
+            self.s += self._outer(r)
+        for r in range(self.a, a):
+            self.s -= self._outer(r)
         self.a, self.b = a, b
 
 
-class _ColumnBoxes:
-    """Sums of ``s (W, T)`` over column ranges via one cumulative sum (reused buffer)."""
-
-    def __init__(self, w: int, t: int):
-        self.cs = np.zeros((w + 1, t))
-
-    def __call__(self, s: np.ndarray, j0: np.ndarray, j1: np.ndarray) -> np.ndarray:
-        cs = self.cs[:, : s.shape[1]]
-        np.cumsum(s, axis=0, out=cs[1:])
-        return cs[j1] - cs[j0]
+def _cumsum_rows(s: np.ndarray, cs: np.ndarray) -> np.ndarray:
+    """``cs[0] = 0``, ``cs[k + 1] = s[0] + ... + s[k]`` (row by row: faster than ``np.cumsum(axis=0)``)."""
+    cs[0] = 0.0
+    for k in range(s.shape[0]):
+        np.add(cs[k], s[k], out=cs[k + 1])
+    return cs
 
 
 def _scores(d: np.ndarray, cov: np.ndarray, n: np.ndarray, ridge: float) -> np.ndarray:
@@ -135,23 +114,28 @@ def _scores(d: np.ndarray, cov: np.ndarray, n: np.ndarray, ridge: float) -> np.n
 def _local_rx_strip(x, ri, ro, ci, co, cols, ridge) -> np.ndarray:
     """Scores for output columns ``cols`` of every row; ``x`` holds only the needed input columns."""
     h, w, b = x.shape
-    pack = _Packing(b)
-    out = np.empty((h, len(cols)))
-    outer_rows, inner_rows = _SlidingColumnSums(x, pack), _SlidingColumnSums(x, pack)
-    box = _ColumnBoxes(w, len(pack.iu[0]))
+    nout = len(cols)
+    out = np.empty((h, nout))
+    outer_rows, inner_rows = _SlidingSums(x), _SlidingSums(x)
+    cs_o, cs_i = np.empty((w + 1, b + 1, b + 1)), np.empty((w + 1, b + 1, b + 1))
+    bg, tmp = np.empty((nout, b + 1, b + 1)), np.empty((nout, b + 1, b + 1))
+    mm = np.empty((nout, b, b))
     (ci0, ci1), (co0, co1) = ci, co
-    n_cols_out, n_cols_in = co1 - co0, ci1 - ci0
     for i in range(h):
         outer_rows.move_to(ro[0][i], ro[1][i])
         inner_rows.move_to(ri[0][i], ri[1][i])
-        s1 = box(outer_rows.s1, co0, co1) - box(inner_rows.s1, ci0, ci1)
-        s2 = box(outer_rows.s2, co0, co1)
-        s2 -= box(inner_rows.s2, ci0, ci1)
-        n = (ro[1][i] - ro[0][i]) * n_cols_out - (ri[1][i] - ri[0][i]) * n_cols_in
-        n = np.maximum(n, 1).astype(np.float64)
-        mu = s1 / n[:, None]
-        cov = pack.unpack(s2)
-        cov -= n[:, None, None] * mu[:, :, None] * mu[:, None, :]
+        _cumsum_rows(outer_rows.s, cs_o)
+        _cumsum_rows(inner_rows.s, cs_i)
+        np.take(cs_o, co1, axis=0, out=bg)  # outer window sums ...
+        bg -= np.take(cs_o, co0, axis=0, out=tmp)
+        bg -= np.take(cs_i, ci1, axis=0, out=tmp)  # ... minus inner window sums
+        bg += np.take(cs_i, ci0, axis=0, out=tmp)
+        n = np.maximum(np.rint(bg[:, 0, 0]), 1.0)
+        mu = bg[:, 0, 1:] / n[:, None]
+        cov = np.ascontiguousarray(bg[:, 1:, 1:])
+        np.multiply(mu[:, :, None], mu[:, None, :], out=mm)
+        mm *= n[:, None, None]
+        cov -= mm
         cov /= np.maximum(n - 1, 1)[:, None, None]
         out[i] = _scores(x[i, cols] - mu, cov, n, ridge)
     return out
@@ -178,14 +162,14 @@ def local_rx(
     x = x - x.reshape(-1, b).mean(axis=0)  # RX is shift invariant; centring keeps sums accurate
     ro, ri = window_ranges(h, outer, border), window_ranges(h, inner, border)
     co, ci = window_ranges(w, outer, border), window_ranges(w, inner, border)
-    per_col = 4 * b * b * 8 + 1
+    per_col = 7 * (b + 1) ** 2 * 8 + 1
     strip = max(1, int(max_bytes // per_col))
     out = np.empty((h, w))
     for c0 in range(0, w, strip):
         c1 = min(w, c0 + strip)
         a, z = int(co[0][c0:c1].min()), int(co[1][c0:c1].max())  # input columns needed
         cols = np.arange(c0, c1) - a
-        out[:, c0:c1] = _local_rx_strip(
-            x[:, a:z], ri, ro, (ci[0][c0:c1] - a, ci[1][c0:c1] - a), (co[0][c0:c1] - a, co[1][c0:c1] - a), cols, ridge
-        )
+        ci_s = (ci[0][c0:c1] - a, ci[1][c0:c1] - a)
+        co_s = (co[0][c0:c1] - a, co[1][c0:c1] - a)
+        out[:, c0:c1] = _local_rx_strip(x[:, a:z], ri, ro, ci_s, co_s, cols, ridge)
     return out

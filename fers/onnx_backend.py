@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -77,8 +78,8 @@ def onnx_paths(n_bands: int, build: bool = True) -> tuple[Path, Path]:
             return find_onnx(n_bands)
         try:
             return ensure_onnx(n_bands)
-        except FersInputError as exc:
-            log.warning("%s", exc)
+        except FersInputError as exc:  # no .pt either: the caller reports the missing files
+            log.info("%s", exc)
     return find_onnx(n_bands)
 
 
@@ -141,11 +142,15 @@ def _native_stderr_to(buf: list):
 
 
 def _short_reason(text: str) -> str:
-    """First informative phrase of ORT's CUDA failure text, one line."""
-    for line in text.splitlines():
+    """The informative part of ORT's CUDA failure text, as one short line."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in text.splitlines()]
+    for line in lines:
         for marker in ("with error:", "Failed to create"):
             if marker in line:
                 return " ".join(line.split(marker, 1)[1].split())[:160] or marker
+    for line in lines:
+        if "cuda" in line.lower():
+            return " ".join(re.sub(r"^[^\]]*\]\s*", "", line).split())[:160]
     return "the CUDA provider could not start"
 
 
@@ -170,8 +175,10 @@ def make_session(path, providers=None, threads: int | None = None):
         providers = [CPU]
     if providers is not None:
         return ort.InferenceSession(path, so, providers=list(providers))
-    if CUDA in ort.get_available_providers() and _cuda_state["usable"] is not False:
-        reason = _cuda_driver_problem() if _cuda_state["usable"] is None else None
+    if _cuda_state["usable"] is True:
+        return ort.InferenceSession(path, so, providers=[CUDA, CPU])
+    if CUDA in ort.get_available_providers() and _cuda_state["usable"] is None:
+        reason = _cuda_driver_problem()
         if reason is None:
             captured: list = []
             sess, err = None, None

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -76,7 +77,8 @@ def fen_metadata(config: dict, branch: str, checkpoint=None, sha256: str | None 
     n = int(config["n_bands"])
     names = onnx_filenames(n)
     other = names[1] if branch == "spe" else names[0]
-    data = sorted(set(_find_key(config.get("training", {}), ("training_data", "data", "datasets"))))
+    training = config.get("training", {})
+    data = sorted(set(_find_key(training, ("training_data",)) or _find_key(training, ("data", "datasets"))))
     meta = {
         "n_bands": n,
         "branch": branch,
@@ -141,7 +143,7 @@ def export_fen(module: torch.nn.Module, path, metadata: dict, opset: int = OPSET
         raise FersInputError(f"unknown exporter {exporter!r}; choose one of {', '.join(EXPORTERS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     n = int(json.loads(metadata[META_PREFIX + "n_bands"]))
     k, h, w = EXAMPLE_SHAPE
     x = torch.rand(k, n, h, w, generator=torch.Generator().manual_seed(0)) * 0.2 - 0.1
@@ -223,6 +225,7 @@ def exported_sha(path) -> str:
 
 
 _UP_TO_DATE: dict = {}
+_LOCK = threading.Lock()
 
 
 def ensure_onnx(n_bands: int, out_dir=None, checkpoint=None) -> tuple[Path, Path]:
@@ -232,6 +235,11 @@ def ensure_onnx(n_bands: int, out_dir=None, checkpoint=None) -> tuple[Path, Path
     Files go to ``out_dir``, else ``weights/onnx/`` when writable, else the user cache folder.
     Raises :class:`FersInputError` when neither the files nor the checkpoint exist.
     """
+    with _LOCK:  # one export at a time when app threads ask together
+        return _ensure_onnx(n_bands, out_dir, checkpoint)
+
+
+def _ensure_onnx(n_bands: int, out_dir, checkpoint) -> tuple[Path, Path]:
     from .checkpoint import shipped_checkpoint
 
     ckpt = Path(checkpoint) if checkpoint else shipped_checkpoint(n_bands)

@@ -31,7 +31,8 @@ from .rx import rx
 BACKENDS = ("torch", "onnx")
 DETECTORS = ("rx", "lrx", "ae")
 AE_METHODS = ("ae", "ae_enhanced")
-LARGE_PIXELS = 1_000_000
+LARGE_PIXELS = 1_000_000  # more pixels than this: streamed path (fers.large)
+LARGE_MEMMAP_BYTES = 512 * 2**20  # a memory-mapped cube whose float32 copy would exceed this: streamed too
 _ENHANCERS: dict = {}
 
 
@@ -39,7 +40,7 @@ _ENHANCERS: dict = {}
 class DetectResult:
     """Output of :func:`detect`. ``maps``: method -> ``(H, W)`` float64; ``auc``/``auc3d``: method ->
     float / dict of 3-D ROC areas (None without GT); ``seconds``: stage -> wall time; ``cube_used``:
-    the normalised ``(H, W, N)`` cube the detectors saw."""
+    the normalised ``(H, W, N)`` cube the detectors saw (see ``cube_used_normalized``)."""
 
     maps: dict
     auc: dict | None
@@ -52,6 +53,7 @@ class DetectResult:
     detector: str = "rx"
     backend: str = "torch"
     bands: str = "100"
+    cube_used_normalized: bool = True  # False on the streamed large-scene path (band-adapted input only)
 
 
 class ModelUnavailable(FersInputError):
@@ -90,7 +92,8 @@ def make_enhancer(n_bands: int, backend: str = "torch"):
     try:
         enh = factory()
     except (ImportError, OSError, RuntimeError, ValueError, KeyError) as e:
-        raise ModelUnavailable(f"cannot load the {backend} model for {n_bands} bands: {type(e).__name__}: {e}") from None
+        raise ModelUnavailable(f"cannot load the {backend} model for {n_bands} bands: {type(e).__name__}: {e}"
+                               ) from None
     if int(getattr(enh, "n_bands", n_bands)) != int(n_bands):
         raise ModelUnavailable(f"{backend} model file for {n_bands} bands has {enh.n_bands} bands")
     _ENHANCERS[cache_key] = enh
@@ -148,9 +151,9 @@ def detect(cube, gt=None, bands="100", backend="torch", detector="rx", windows=(
 
     bands: ``all`` (no adaptation, model methods skipped), ``N`` (first N bands, or interpolated
     when B < N), ``START:STOP`` / ``i,j,k`` (then adapted to the nearest shipped model).
-    Large scenes (a ``np.memmap`` or more than ``LARGE_PIXELS`` pixels) with the RX detector go
-    through :func:`fers.large.detect_large` (streamed statistics, tiled enhancement); their
-    ``cube_used`` is then the band-adapted input, not normalised.
+    Large scenes (see :func:`is_large`) with the RX detector go through
+    :func:`fers.large.detect_large` (streamed statistics, tiled enhancement); their ``cube_used`` is
+    then the band-adapted input, not normalised (``cube_used_normalized`` False).
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
@@ -162,7 +165,7 @@ def detect(cube, gt=None, bands="100", backend="torch", detector="rx", windows=(
     sec["prepare"] = time.perf_counter() - t
     enh = _enhancer_or_note(model_bands, backend, any(m not in ("rx", "ae") for m in wanted), cube, notes)
 
-    large = isinstance(cube, np.memmap) or cube.shape[0] * cube.shape[1] > LARGE_PIXELS
+    large = is_large(cube)
     detect_large = None
     if large and detector == "rx":
         try:
@@ -172,10 +175,10 @@ def detect(cube, gt=None, bands="100", backend="torch", detector="rx", windows=(
     if detect_large is not None:
         maps, sec_large = detect_large(cube_b, enh, methods=wanted)
         sec.update(sec_large)
-        h = cube_b
+        h, normalized = cube_b, False
     else:
         t = time.perf_counter()
-        h = normalize_cube(cube_b)
+        h, normalized = normalize_cube(cube_b), True
         sec["prepare"] += time.perf_counter() - t
         maps = _maps_in_memory(h, enh, detector, windows, wanted, sec)
 
@@ -187,7 +190,14 @@ def detect(cube, gt=None, bands="100", backend="torch", detector="rx", windows=(
         auc3d = {m: auc_3d(s, gt) for m, s in maps.items()}
     return DetectResult(maps=maps, auc=aucs, auc3d=auc3d, seconds=sec, band_adapter=adapter,
                         model_bands=model_bands, cube_used=h, notes=notes, detector=detector,
-                        backend=backend, bands=spec.describe())
+                        backend=backend, bands=spec.describe(), cube_used_normalized=normalized)
+
+
+def is_large(cube) -> bool:
+    """True for scenes :func:`detect` streams: over ``LARGE_PIXELS`` pixels, or a ``np.memmap`` whose
+    float32 copy would exceed ``LARGE_MEMMAP_BYTES`` (small memmaps are simply read into memory)."""
+    h, w, b = cube.shape
+    return h * w > LARGE_PIXELS or (isinstance(cube, np.memmap) and h * w * b * 4 > LARGE_MEMMAP_BYTES)
 
 
 def _enhancer_or_note(model_bands, backend, need_model, cube, notes):

@@ -171,6 +171,7 @@ def pca_scatter_figure(before: np.ndarray, after: np.ndarray, is_anomaly: np.nda
         ax.set_ylabel("PC2", fontsize=8)
         ax.set_zlabel("PC3", fontsize=8)
         ax.tick_params(labelsize=6)
+        ax.set_box_aspect(None, zoom=0.88)  # keep the axis labels inside the panel
         ax.legend(loc="upper left", fontsize=7)
     return fig
 

@@ -92,7 +92,8 @@ def score_rows(pixels: np.ndarray, mean: np.ndarray, m: np.ndarray, lower: bool)
     if pixels.dtype == np.float64:
         xt, mat, (trmm, gemm) = xc.T, np.asfortranarray(m), (blas.dtrmm, blas.dgemm)
     else:
-        xt, mat, (trmm, gemm) = xc.astype(np.float32).T, np.asfortranarray(m, dtype=np.float32), (blas.strmm, blas.sgemm)
+        xt, (trmm, gemm) = xc.astype(np.float32).T, (blas.strmm, blas.sgemm)
+        mat = np.asfortranarray(m, dtype=np.float32)
     yt = trmm(1.0, mat, xt, side=0, lower=1, overwrite_b=1) if lower else gemm(1.0, mat, xt)
     return np.einsum("ij,ij->j", yt, yt).astype(np.float64)
 

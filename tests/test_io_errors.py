@@ -139,3 +139,15 @@ def test_truncated_envi_data(tmp_path, cube):
     _raises("truncated", load_cube, tmp_path / "e.hdr")
     (tmp_path / "e.img").unlink()
     _raises("no data file", load_cube, tmp_path / "e.hdr")
+
+
+def test_float64_values_beyond_float32_range(tmp_path, cube):
+    c = cube.astype(np.float64)
+    c[1, 1, 1] = 1e300
+    np.save(tmp_path / "huge.npy", c)
+    _raises(r"converted to float32\) contains NaN or Inf", load_cube, tmp_path / "huge.npy")
+
+
+def test_key_only_for_mat(tmp_path, cube):
+    np.save(tmp_path / "c.npy", cube)
+    _raises("only applies to .mat", load_cube, tmp_path / "c.npy", key="data")

@@ -31,7 +31,7 @@ class OptimConfig:
     seed: int = 0
     max_minutes: float = 0.0  # 0 = no wall-time budget; else stop after the epoch that passes it
     epoch_patches: int = 0  # 0 = every patch each epoch; else a fresh random subset of this size
-    threads: int = 2
+    threads: int = 2  # torch CPU threads (0 = leave torch's setting alone)
 
 
 @dataclass

@@ -149,7 +149,6 @@ def train(cfg: RunConfig, spectral: Path, out: Path) -> dict:
             print(f"wall-time budget of {cfg.optim.max_minutes} min reached after epoch {epoch}", flush=True)
             break
     spa.load_state_dict(best["spa"])
-    spa.cfg = SpaFENConfig(**asdict(spa.cfg))
     record = {
         "run": asdict(cfg), "data": {k: v for k, v in data_desc.items() if k != "manifest"}, "curve": rows,
         "best_epoch": best["epoch"], "best_val_score": best["val"], "best_val": rows[best["epoch"]],

@@ -8,7 +8,7 @@ Files: ``layout`` (page and wiring), ``callbacks`` (event handlers -> ``gr.Error
 
 import os
 
-from .limits import MAX_FILE_SIZE
+from .limits import MAX_FILE_SIZE, max_file_size  # noqa: F401
 
 
 def build_app():
@@ -21,9 +21,13 @@ def build_app():
 def launch(server_name=None, server_port=None, **kwargs):
     """Serve the app on ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` (default 127.0.0.1:7860).
 
-    Uploads above ``MAX_FILE_SIZE`` (500 MB) are refused by Gradio; cubes above
+    Uploads above ``MAX_FILE_SIZE`` (500 MB, env ``FERS_APP_MAX_FILE_SIZE``) are refused by Gradio; cubes above
     :func:`fers.ui.limits.max_cube_values` are refused by the app with a message.
     """
+    from .tempdirs import app_temp_root
+
+    # matplotlib's font cache goes to our temp dir too, unless the user chose a config dir
+    os.environ.setdefault("MPLCONFIGDIR", str(app_temp_root() / "matplotlib"))
     from .callbacks import EXAMPLES_DIR
     from .layout import CSS
 
@@ -31,5 +35,5 @@ def launch(server_name=None, server_port=None, **kwargs):
     demo.queue(default_concurrency_limit=1)
     name = server_name or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(server_port or os.environ.get("GRADIO_SERVER_PORT", "7860"))
-    return demo.launch(server_name=name, server_port=port, max_file_size=MAX_FILE_SIZE,
+    return demo.launch(server_name=name, server_port=port, max_file_size=max_file_size(),
                        allowed_paths=[str(EXAMPLES_DIR)], css=CSS, **kwargs)

@@ -8,6 +8,7 @@ import functools
 import html
 import logging
 import re
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -43,8 +44,8 @@ def _plain(msg) -> str:
 
 
 def _one_line(msg) -> str:
-    """:func:`_plain`, HTML-escaped (``gr.Error`` and Markdown render HTML)."""
-    return html.escape(_plain(msg))
+    """:func:`_plain` with ``<``, ``>``, ``&`` escaped (``gr.Error`` renders HTML; quotes stay readable)."""
+    return html.escape(_plain(msg), quote=False)
 
 
 def user_errors(fn):
@@ -118,10 +119,14 @@ def load_example(name: str):
 
 
 def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows):
+    """Load and detect; ``result.seconds`` gets the loading time as its first stage, ``load``."""
     from ..pipeline import detect
 
+    t = time.perf_counter()
     scene = load_scene(stage_cube_upload(files), cube_key, gt_file, gt_key)
+    load_s = time.perf_counter() - t
     result = detect(scene.cube, scene.gt, bands=bands, backend=backend, detector=detector, windows=windows)
+    result.seconds = {"load": load_s, **result.seconds}
     return scene, result
 
 

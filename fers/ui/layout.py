@@ -36,16 +36,18 @@ def _inputs(c: dict) -> None:
     c["file_info"] = gr.Markdown(elem_id="file-info")
     gr.Markdown("### 2. Settings")
     c["band_mode"] = gr.Radio(list(cb.BAND_MODES), value=cb.BAND_MODES[0], label="Band subset")
-    with gr.Row():
+    with gr.Row() as c["model_row"]:
         c["model_n"] = gr.Radio([50, 100, 200], value=200, label="Model bands", min_width=150)
         c["band_start"] = gr.Number(value=0, precision=0, minimum=0, label="Subset starts at band", min_width=120)
-    c["band_range"] = gr.Textbox(value="0:100", label="Band range START:STOP (adapted to the nearest model)")
+    c["band_range"] = gr.Textbox(value="0:100", label="Band range START:STOP (adapted to the nearest model)",
+                                 visible=False, elem_id="band-range")
     c["fusion"] = gr.Radio(list(cb.results.FUSION_CHOICES), value="paper default",
                            label="Fusion (paper default: A for 50 bands, B otherwise)")
     with gr.Row():
         c["backend"] = gr.Radio(["onnx", "torch"], value="onnx", label="Backend", min_width=120)
         c["detector"] = gr.Radio(list(cb.DETECTORS), value="rx", label="Detector", min_width=160)
-    c["windows"] = gr.Textbox(value="5,15", label="Local RX windows inner,outer (odd widths)")
+    c["windows"] = gr.Textbox(value="5,15", label="Local RX windows inner,outer (odd widths)", visible=False,
+                              elem_id="windows")
     c["run"] = gr.Button("Detect anomalies", variant="primary", elem_id="run-btn")
 
 
@@ -56,7 +58,8 @@ def _results_tab(c: dict) -> None:
                                 ("map_spatial", "Spatial", "map-spatial"), ("map_fused", "Fused", "map-fused")):
             c[key] = gr.Image(label=title, show_label=False, type="numpy", format="png", interactive=False,
                               elem_id=eid, min_width=200, height=235, buttons=["download", "fullscreen"])
-    c["auc_table"] = gr.Dataframe(label="AUC (pixel ROC) and 3-D ROC areas", interactive=False,
+    c["auc_table"] = gr.Dataframe(headers=["method", "description", "AUC(D,F)"], label="AUC (pixel ROC) and 3-D ROC "
+                                  "areas (needs a ground truth)", interactive=False,
                                   elem_id="auc-table", wrap=True)
     with gr.Row():
         with gr.Column(scale=1):
@@ -69,15 +72,16 @@ def _results_tab(c: dict) -> None:
     gr.Markdown("### Pixel spectrum and detection mask")
     with gr.Row():
         c["preview"] = gr.Image(label="False-colour preview: click a pixel", type="numpy", format="png",
-                                interactive=False, elem_id="preview", buttons=["fullscreen"])
+                                interactive=False, elem_id="preview", buttons=["fullscreen"], height=380,
+                                min_width=300)
         c["spectrum_plot"] = gr.Plot(label="Spectrum of the clicked pixel", elem_id="spectrum-plot", format="png")
     with gr.Row():
-        with gr.Column():
+        with gr.Column(min_width=300):
             c["threshold"] = gr.Slider(0.0, 1.0, value=0.15, step=0.01, elem_id="threshold",
                                        label="Threshold on the min-max fused map (RX when no fused map)")
             c["mask_text"] = gr.Markdown(elem_id="mask-text")
         c["mask_image"] = gr.Image(label="Detection mask", type="numpy", format="png", interactive=False,
-                                   elem_id="mask-image")
+                                   elem_id="mask-image", height=360, min_width=300)
 
 
 def _analysis_tab(c: dict) -> None:
@@ -129,14 +133,23 @@ def _wire(c: dict) -> None:
     run_inputs = [c[k] for k in ("cube_files", "cube_key", "gt_file", "gt_key", "band_mode", "model_n", "band_start",
                                  "band_range", "fusion", "backend", "detector", "windows", "threshold")]
     run_outputs = [c[k] for k in cb.RUN_OUTPUTS]
-    c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private")
+    busy = c["status"]  # progress / error badge only on the status line, not on every output
+    c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private", show_progress_on=busy)
     c["cube_files"].upload(cb.on_cube_upload, c["cube_files"], [c[k] for k in cb.UPLOAD_OUTPUTS],
-                           api_visibility="private")
+                           api_visibility="private", show_progress_on=c["file_info"])
+    c["band_mode"].change(lambda m: (gr.update(visible=m == cb.BAND_MODES[0]), gr.update(visible=m == cb.BAND_MODES[1])),
+                          c["band_mode"], [c["model_row"], c["band_range"]], api_visibility="private",
+                          show_progress="hidden")
+    c["detector"].change(lambda d: gr.update(visible=d == "lrx"), c["detector"], c["windows"], api_visibility="private",
+                         show_progress="hidden")
+    c["cube_files"].clear(lambda: cb.on_cube_upload(None), None, [c[k] for k in cb.UPLOAD_OUTPUTS],
+                          api_visibility="private")
     for btn, name in zip(c["example_buttons"], cb.EXAMPLES):
         btn.click(lambda n=name: cb.load_example(n), None, [c[k] for k in cb.EXAMPLE_OUTPUTS],
-                  api_visibility="private").then(cb.run_detection, run_inputs, run_outputs, api_visibility="private")
+                  api_visibility="private").then(cb.run_detection, run_inputs, run_outputs, api_visibility="private",
+                                                 show_progress_on=busy)
     c["threshold"].change(cb.on_threshold, [c["state"], c["threshold"]], [c["mask_image"], c["mask_text"]],
-                          api_visibility="private", trigger_mode="always_last")
+                          api_visibility="private", trigger_mode="always_last", show_progress_on=c["mask_text"])
     c["preview"].select(cb.on_pixel_select, c["state"], c["spectrum_plot"], api_visibility="private")
     c["pca_btn"].click(cb.on_pca, [c["state"], c["pca_max_bg"]], [c["pca_plot"], c["pca_note"]],
-                       api_visibility="private")
+                       api_visibility="private", show_progress_on=c["pca_plot"])

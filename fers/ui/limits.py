@@ -1,6 +1,7 @@
 """Size limits of the app, so a huge upload is refused with a message instead of hanging the machine.
 
-* ``MAX_FILE_SIZE``: passed to ``launch(max_file_size=...)``; Gradio refuses larger uploads itself.
+* ``MAX_FILE_SIZE`` (500 MB): passed to ``launch(max_file_size=...)``; Gradio refuses larger uploads
+  itself, before the app sees them. Override with ``FERS_APP_MAX_FILE_SIZE`` (e.g. ``2GB``, ``800KB``).
 * ``MAX_CUBE_VALUES``: largest ``H * W * B`` the app will process (after loading, before any compute).
   40 million values is 160 MB as float32 -- e.g. 450 x 450 x 200. Override with the environment
   variable ``FERS_APP_MAX_VALUES``.
@@ -14,6 +15,11 @@ from ..errors import FersInputError
 
 MAX_FILE_SIZE = "500MB"
 DEFAULT_MAX_CUBE_VALUES = 40_000_000
+
+
+def max_file_size() -> str:
+    """The active upload limit (environment override ``FERS_APP_MAX_FILE_SIZE``)."""
+    return os.environ.get("FERS_APP_MAX_FILE_SIZE", "").strip() or MAX_FILE_SIZE
 
 
 def max_cube_values() -> int:

@@ -79,17 +79,19 @@ def timing_rows(result, digits: int | None = 3) -> list[list]:
 
 
 def map_images(result, gt, fusion_name: str, unavailable_note: str) -> list[np.ndarray]:
-    """Four RGB images for the slots: RX, spectral, spatial, fused (placeholders say why a map is missing)."""
+    """Four RGB images for the slots: RX, spectral, spatial, fused (placeholders say why a map is missing).
+    With the local RX detector every title says so."""
     aucs = getattr(result, "auc", None) or {}
+    tag = " [local RX]" if getattr(result, "detector", "rx") == "lrx" else ""
     out = []
     for title, names in SLOTS:
         names = names or (fusion_name,)
         name = next((n for n in names if n in result.maps), None)
         if name is None:
-            fig = plots.placeholder_figure(title, unavailable_note)
+            fig = plots.placeholder_figure(title + tag, unavailable_note)
         else:
-            label = f"{title}: {plots.METHOD_TITLES.get(name, name)}" if title == "Fused" else title
-            fig = plots.score_map_figure(np.asarray(result.maps[name]), label, gt, aucs.get(name))
+            label = plots.METHOD_TITLES.get(name, name) if title == "Fused" else title
+            fig = plots.score_map_figure(np.asarray(result.maps[name]), label + tag, gt, aucs.get(name))
         out.append(plots.fig_to_rgb(fig))
     return out
 

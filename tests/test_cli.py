@@ -1,0 +1,91 @@
+"""``python -m fers detect|bench`` run as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from .conftest import REPO, verified_path
+
+
+def run_fers(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "fers", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _scene(rng, h=20, w=18, b=10):
+    cube = rng.normal(300, 20, size=(h, w, b))
+    gt = np.zeros((h, w), np.uint8)
+    gt[3, 4] = gt[15, 10] = gt[9, 9] = 1
+    cube[gt > 0] += 150
+    return cube.astype(np.uint16), gt
+
+
+def test_bench_json_schema(tmp_path, rng):
+    files = []
+    for i in range(2):
+        cube, gt = _scene(rng)
+        files.append(tmp_path / f"s{i}.mat")
+        scipy.io.savemat(files[-1], {"data": cube, "map": gt})
+    r = run_fers("bench", *files, "--bands", "all", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["bands"] == "all" and out["detector"] == "rx"
+    assert [s["name"] for s in out["scenes"]] == ["s0", "s1"]
+    for s in out["scenes"]:
+        assert s["shape"] == [20, 18, 10] and isinstance(s["band_adapter"], str)
+        assert set(s["auc"]) == {"rx"} and 0.5 < s["auc"]["rx"] <= 1.0
+        assert s["seconds"]["rx"] >= 0
+    assert out["mean_auc"]["rx"] == pytest.approx(np.mean([s["auc"]["rx"] for s in out["scenes"]]), abs=1e-6)
+    assert "bench" in r.stderr  # tqdm progress bar goes to stderr
+
+
+def test_detect_writes_npz_with_png_gt(tmp_path, rng):
+    cube, gt = _scene(rng)
+    np.save(tmp_path / "c.npy", cube)
+    Image.fromarray(np.dstack([gt * 0, gt * 255, gt * 0]).astype(np.uint8)).save(tmp_path / "g.png")
+    out = tmp_path / "maps.npz"
+    r = run_fers("detect", tmp_path / "c.npy", "--gt", tmp_path / "g.png", "--bands", "8", "--out", out, "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["band_adapter"] == "first 8 of 10 bands" and "rx" in d["auc"]
+    with np.load(out, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        assert z["rx"].shape == (20, 18) and meta["methods"] == list(d["auc"])
+    r = run_fers("detect", tmp_path / "c.npy", "--bands", "all")  # no GT: maps only, table-free text
+    assert r.returncode == 0 and "methods rx" in r.stdout
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path, rng):
+    bad = tmp_path / "broken.mat"
+    bad.write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 50)
+    cube, gt = _scene(rng)
+    np.save(tmp_path / "c.npy", cube)
+    cases = [("bench", bad, "--json"), ("detect", tmp_path / "c.npy", "--bands", "1:2:3"),
+             ("bench", tmp_path / "c.npy")]  # corrupt file, bad option, no ground truth for bench
+    for args in cases:
+        r = run_fers(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fers: error:")]
+        assert len(lines) == 1 and "Traceback" not in r.stderr and r.stdout == "", (args, r.stderr)
+        assert str(args[1]) in lines[0] or "band spec" in lines[0]
+
+
+def test_bench_airport1_rx_auc_all_and_default_bands():
+    path = verified_path("abu/abu-airport-1.mat")
+    for bands in ("all", None):
+        r = run_fers("bench", path, "--json", *(["--bands", bands] if bands else []))
+        assert r.returncode == 0, r.stderr
+        s = json.loads(r.stdout)["scenes"][0]
+        assert s["shape"] == [100, 100, 205]
+        if bands == "all":
+            assert s["auc"]["rx"] == pytest.approx(0.8221, abs=1e-3)
+        else:  # default 100 bands: RX on the adapted cube, plus the all-band reference
+            assert s["band_adapter"] == "first 100 of 205 bands"
+            assert s["rx_all_bands_auc"] == pytest.approx(0.8221, abs=1e-3)

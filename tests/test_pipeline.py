@@ -1,0 +1,175 @@
+"""detect(): band handling, method maps (eq. 17-23), enhancer dispatch, detectors, large scenes."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import fers.pipeline as pl
+from fers import fusion
+from fers.errors import FersInputError
+from fers.metrics import auc
+from fers.normalize import normalize_cube
+from fers.rx import rx
+
+
+class FakeEnhancer:
+    """Deterministic stand-in with the enhancer API: features are fixed functions of h."""
+
+    def __init__(self, n):
+        self.n_bands, self.config, self.calls = n, {"n_bands": n}, 0
+
+    def enhance(self, h):
+        self.calls += 1
+        assert h.shape[-1] == self.n_bands and h.dtype == np.float32
+        return np.sin(7 * h) * 0.05, np.roll(h, 1, axis=0) * 0.3
+
+
+@pytest.fixture
+def scene(rng):
+    cube = rng.normal(200, 10, size=(16, 14, 12)).astype(np.float32)
+    gt = np.zeros((16, 14), bool)
+    gt[4, 5] = gt[11, 9] = True
+    cube[gt] += 80
+    return cube, gt
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    made = {}
+
+    def make(n, backend="torch"):
+        made.setdefault((n, backend), FakeEnhancer(n))
+        return made[(n, backend)]
+
+    monkeypatch.setattr(pl, "make_enhancer", make)
+    return made
+
+
+def test_bands_all_runs_only_rx(scene, fake):
+    cube, gt = scene
+    res = pl.detect(cube, gt, bands="all")
+    assert list(res.maps) == ["rx"] and res.model_bands is None and not fake
+    np.testing.assert_allclose(res.maps["rx"], rx(normalize_cube(cube)))
+    assert res.auc["rx"] == pytest.approx(auc(res.maps["rx"], gt))
+    assert any("model-based methods skipped" in n for n in res.notes)
+    assert res.auc3d["rx"]["auc_pd_pf"] == res.auc["rx"]
+
+
+def test_all_methods_match_fusion_equations(scene, fake):
+    cube, gt = scene
+    res = pl.detect(cube, gt, bands="20")  # 12 bands -> interpolated to 20
+    assert res.model_bands == 20 and "interpolation 12 -> 20" in res.band_adapter
+    assert res.cube_used.shape == (16, 14, 20) and np.abs(res.cube_used).max() <= 0.1 + 1e-6
+    f_spe, f_spa = FakeEnhancer(20).enhance(res.cube_used)
+    expect = fusion.all_method_maps(res.cube_used, f_spe, f_spa)
+    assert list(res.maps) == list(fusion.METHODS)
+    for m in fusion.METHODS:
+        np.testing.assert_allclose(res.maps[m], expect[m], rtol=1e-10, err_msg=m)
+    assert set(res.auc) == set(fusion.METHODS) and set(res.auc3d) == set(fusion.METHODS)
+    assert {"prepare", "enhance", "rx", "spectral", "spatial", "fusion_add", "fusion_mult"} <= set(res.seconds)
+    pl.detect(cube, gt, bands="20")
+    assert fake[(20, "torch")].calls == 2 and len(fake) == 1
+
+
+def test_method_subset_and_band_range(scene, fake):
+    cube, _ = scene
+    res = pl.detect(cube, bands="2:9", methods=["fusion_mult"])
+    assert list(res.maps) == ["fusion_mult"] and res.model_bands == 50 and res.auc is None
+    res = pl.detect(cube, bands="8", methods=["rx"])
+    assert list(res.maps) == ["rx"] and (8, "torch") not in fake  # plain RX needs no enhancer
+    np.testing.assert_allclose(res.maps["rx"], rx(normalize_cube(cube[..., :8])))
+
+
+def test_missing_model_is_a_note_not_an_error(scene, monkeypatch, tmp_path):
+    import fers.checkpoint as ck
+
+    monkeypatch.setattr(ck, "shipped_checkpoint", lambda n: tmp_path / f"none_b{n}.pt")
+    pl._ENHANCERS.clear()
+    with pytest.raises(pl.ModelUnavailable, match="no torch model for 50 bands"):
+        pl.make_enhancer(50, "torch")
+    res = pl.detect(scene[0], scene[1], bands="50")
+    assert list(res.maps) == ["rx"] and any("no torch model" in n for n in res.notes)
+    monkeypatch.setitem(sys.modules, "fers.onnx_backend", None)  # backend module absent
+    with pytest.raises(pl.ModelUnavailable, match="onnx backend not available"):
+        pl.make_enhancer(50, "onnx")
+    with pytest.raises(FersInputError, match="unknown backend"):
+        pl.make_enhancer(50, "tf")
+
+
+def test_make_enhancer_loads_and_caches_a_real_checkpoint(scene, monkeypatch, tmp_path):
+    ck = pytest.importorskip("fers.checkpoint")
+    pytest.importorskip("fers.enhance_torch")
+    spe, spa = ck.build_fens(16)
+    ck.save_fens(tmp_path / "fers_b16.pt", spe, spa, ck.default_config(16))
+    monkeypatch.setattr(ck, "shipped_checkpoint", lambda n: tmp_path / f"fers_b{n}.pt")
+    pl._ENHANCERS.clear()
+    try:
+        enh = pl.make_enhancer(16, "torch")
+        assert enh.n_bands == 16 and pl.make_enhancer(16, "torch") is enh
+        res = pl.detect(scene[0], scene[1], bands="16")
+        assert list(res.maps) == list(fusion.METHODS)
+        assert all(np.isfinite(m).all() for m in res.maps.values())
+    finally:
+        pl._ENHANCERS.clear()
+
+
+def test_input_errors(scene, fake):
+    cube, gt = scene
+    with pytest.raises(FersInputError, match="no anomaly pixel"):
+        pl.detect(cube, np.zeros_like(gt))
+    with pytest.raises(FersInputError, match="does not match"):
+        pl.detect(cube, gt[:5])
+    with pytest.raises(FersInputError, match="unknown detector"):
+        pl.detect(cube, detector="svm")
+    with pytest.raises(FersInputError, match="unknown method"):
+        pl.detect(cube, methods=["ae"])
+    with pytest.raises(FersInputError, match="bad band spec"):
+        pl.detect(cube, bands="x")
+    with pytest.raises(FersInputError, match="odd"):
+        pl.detect(cube, detector="lrx", windows=(4, 9))
+
+
+def test_detector_dispatch(scene, fake, monkeypatch):
+    cube, gt = scene
+    calls = []
+    fake_lrx = types.SimpleNamespace(local_rx=lambda c, i, o: calls.append((c.shape, i, o)) or c[..., 0] * 1.0)
+    monkeypatch.setitem(sys.modules, "fers.lrx", fake_lrx)
+    res = pl.detect(cube, gt, bands="12", detector="lrx", windows=(3, 7))
+    assert list(res.maps) == list(fusion.METHODS) and len(calls) == 4 and calls[0] == ((16, 14, 12), 3, 7)
+    np.testing.assert_array_equal(res.maps["rx"], res.cube_used[..., 0])
+    fake_ae = types.SimpleNamespace(ae_scores=lambda c, seed=0: np.abs(c).sum(axis=2))
+    monkeypatch.setitem(sys.modules, "fers.ae", fake_ae)
+    res = pl.detect(cube, gt, bands="12", detector="ae")
+    assert list(res.maps) == ["ae", "ae_enhanced"]
+    monkeypatch.setitem(sys.modules, "fers.ae", None)
+    with pytest.raises(FersInputError, match="detector ae not available"):
+        pl.detect(cube, detector="ae")
+
+
+def test_local_rx_detector_runs_for_real(scene):
+    pytest.importorskip("fers.lrx")
+    cube, gt = scene
+    res = pl.detect(cube, gt, bands="all", detector="lrx", windows=(3, 7))
+    assert list(res.maps) == ["rx"] and np.isfinite(res.maps["rx"]).all() and res.detector == "lrx"
+
+
+def test_large_scenes_take_the_streamed_path(scene, fake, tmp_path, monkeypatch):
+    pytest.importorskip("fers.large")
+    cube, gt = scene
+    np.save(tmp_path / "c.npy", cube)
+    mm = np.load(tmp_path / "c.npy", mmap_mode="r")
+    small = pl.detect(cube, gt, bands="12")
+    same = pl.detect(mm, gt, bands="12")  # a small memmap is simply read
+    assert same.cube_used_normalized and not pl.is_large(mm)
+    monkeypatch.setattr(pl, "LARGE_MEMMAP_BYTES", 1000)
+    assert pl.is_large(mm) and not pl.is_large(cube)
+    big = pl.detect(mm, gt, bands="12")
+    assert not big.cube_used_normalized and "detect" in big.seconds
+    assert list(big.maps) == list(same.maps) == list(small.maps) == list(fusion.METHODS)
+    for m in ("rx", "fusion_add"):
+        np.testing.assert_allclose(same.maps[m], small.maps[m])
+        np.testing.assert_allclose(big.maps[m], small.maps[m], rtol=1e-4, atol=1e-6 * small.maps[m].max())
