@@ -2,8 +2,8 @@
 
 Cubes here are ``(H, W, B)``, bands last.
 
-* :func:`parse_band_spec` understands ``all``, ``N`` (a model band count), ``START:STOP`` (a range)
-  and ``i,j,k`` (an explicit list).
+* :func:`parse_band_spec` understands ``auto`` (the default), ``all``, ``N`` (a model band count),
+  ``START:STOP`` (a range) and ``i,j,k`` (an explicit list).
 * :func:`adapt_bands` fits any cube to a model with N bands: the first N bands when ``B >= N``,
   linear interpolation along the band axis when ``B < N``. It reports which rule it used.
 """
@@ -24,7 +24,7 @@ ADAPTER_RULE = "first N bands if B >= N, else linear interpolation along the ban
 class BandSpec:
     """A parsed ``--bands`` value.
 
-    kind: ``all`` | ``count`` | ``range`` | ``list``.
+    kind: ``auto`` | ``all`` | ``count`` | ``range`` | ``list``.
     """
 
     kind: str
@@ -34,8 +34,8 @@ class BandSpec:
     indices: tuple[int, ...] | None = None
 
     def describe(self) -> str:
-        if self.kind == "all":
-            return "all"
+        if self.kind in ("all", "auto"):
+            return self.kind
         if self.kind == "count":
             return str(self.count)
         if self.kind == "range":
@@ -44,14 +44,16 @@ class BandSpec:
 
 
 def parse_band_spec(spec: str | int | None) -> BandSpec:
-    """Parse ``all`` / ``N`` / ``START:STOP`` / ``i,j,k`` into a :class:`BandSpec`."""
+    """Parse ``auto`` / ``all`` / ``N`` / ``START:STOP`` / ``i,j,k`` into a :class:`BandSpec`."""
     if spec is None:
-        return BandSpec("all")
+        return BandSpec("auto")
     if isinstance(spec, (int, np.integer)):
         spec = str(int(spec))
     s = str(spec).strip().lower()
     try:
-        if s in ("", "all"):
+        if s in ("", "auto"):
+            return BandSpec("auto")
+        if s == "all":
             return BandSpec("all")
         if ":" in s:
             a, b = s.split(":", 1)
@@ -71,7 +73,7 @@ def parse_band_spec(spec: str | int | None) -> BandSpec:
         return BandSpec("count", count=n)
     except ValueError:
         raise FersInputError(
-            f"bad band spec {spec!r}: use 'all', a count N >= 2, 'START:STOP' or a list 'i,j,k'"
+            f"bad band spec {spec!r}: use 'auto', 'all', a count N >= 2, 'START:STOP' or a list 'i,j,k'"
         ) from None
 
 
@@ -119,8 +121,9 @@ def prepare_bands(cube: np.ndarray, spec: BandSpec) -> tuple[np.ndarray, int | N
     """Apply a band spec as the CLI and app do.
 
     Returns ``(cube, model_bands, adapter)``: ``model_bands`` is None for ``all`` (model methods are
-    skipped); for ``N`` the cube is adapted to N; for a range or list the selection is adapted to the
-    nearest shipped model size.
+    skipped); for ``N`` the cube is adapted to N; for ``auto`` (all bands) or a range or list the
+    selection is adapted to the nearest shipped model size. (With ``auto`` the pipeline scores plain
+    RX on the unadapted cube; see :func:`fers.pipeline.detect`.)
     """
     if spec.kind == "all":
         return cube, None, f"none (all {cube.shape[-1]} bands)"
@@ -130,4 +133,6 @@ def prepare_bands(cube: np.ndarray, spec: BandSpec) -> tuple[np.ndarray, int | N
     sub = select_bands(cube, spec)
     n = nearest_model_bands(sub.shape[-1])
     out, how = adapt_bands(sub, n)
+    if spec.kind == "auto":
+        return out, n, f"auto: rx on all {cube.shape[-1]} bands; models on {how}"
     return out, n, f"bands {spec.describe()} then {how}"

@@ -17,13 +17,13 @@ def cube(rng):
 
 
 def test_parse_band_spec_forms():
-    assert parse_band_spec("all").kind == "all" and parse_band_spec(None).kind == "all"
+    assert parse_band_spec("all").kind == "all" and parse_band_spec(None).kind == "auto"
     assert parse_band_spec("100").count == 100 and parse_band_spec(50).count == 50
     r = parse_band_spec("10:60")
     assert (r.kind, r.start, r.stop, r.describe()) == ("range", 10, 60, "10:60")
     assert parse_band_spec(":20").start == 0
     assert parse_band_spec("3,1,7").indices == (3, 1, 7)
-    assert parse_band_spec("").kind == "all"
+    assert parse_band_spec("").kind == "auto"
     for bad in ("abc", "1", "0", "5:5", "9:2", "-3:4", "1,-2"):
         with pytest.raises(FersInputError, match="bad band spec"):
             parse_band_spec(bad)
@@ -79,3 +79,10 @@ def test_normalize_cube_range_and_constant(cube):
     expect = s * (2 * (cube.astype(np.float64) - cube.min()) / (cube.max() - cube.min()) - 1)
     np.testing.assert_allclose(h, expect, atol=1e-6)
     assert not normalize_cube(np.full((2, 2, 3), 5.0)).any()
+
+
+def test_auto_spec_adapts_to_nearest_model_and_says_so(cube):
+    spec = parse_band_spec(None)
+    assert spec.kind == "auto" and parse_band_spec("auto") == spec
+    out, n, how = prepare_bands(cube, spec)  # 30 bands -> nearest shipped model is 50 (interpolated)
+    assert n == 50 and out.shape == (4, 5, 50) and how.startswith("auto: rx on all 30 bands")

@@ -79,13 +79,16 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, rng):
 
 def test_bench_airport1_rx_auc_all_and_default_bands():
     path = verified_path("abu/abu-airport-1.mat")
-    for bands in ("all", None):
+    for bands in ("all", None, "100"):
         r = run_fers("bench", path, "--json", *(["--bands", bands] if bands else []))
         assert r.returncode == 0, r.stderr
         s = json.loads(r.stdout)["scenes"][0]
         assert s["shape"] == [100, 100, 205]
-        if bands == "all":
+        if bands in ("all", None):  # default auto: plain RX on all 205 bands
             assert s["auc"]["rx"] == pytest.approx(0.8221, abs=1e-3)
-        else:  # default 100 bands: RX on the adapted cube, plus the all-band reference
+        if bands is None:
+            assert s["band_adapter"] == "auto: rx on all 205 bands; models on first 200 of 205 bands"
+        if bands == "100":  # RX on the adapted cube, plus the all-band reference
             assert s["band_adapter"] == "first 100 of 205 bands"
+            assert s["auc"]["rx"] == pytest.approx(0.8789, abs=1e-3)
             assert s["rx_all_bands_auc"] == pytest.approx(0.8221, abs=1e-3)
