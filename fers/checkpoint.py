@@ -33,7 +33,7 @@ def shipped_checkpoint(n_bands: int) -> Path:
     return WEIGHTS_DIR / f"fers_b{int(n_bands)}.pt"
 
 
-def default_config(n_bands: int, spe_backbone: str = "resnet18", spa_backbone: str = "resnet34") -> dict:
+def default_config(n_bands: int, spe_backbone: str = "resnet18", spa_backbone: str = "resnet18") -> dict:
     """A complete config for random-init models with ``n_bands`` bands."""
     return {
         "n_bands": int(n_bands),

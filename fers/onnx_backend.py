@@ -97,7 +97,7 @@ def decode_metadata(props: dict) -> dict:
 
 
 def session_options(threads: int | None = None):
-    """ORT session options: all graph optimisations, ``threads`` intra-op threads
+    """ORT session options: all graph optimisations, no spin-waiting, ``threads`` intra-op threads
     (default: env ``FERS_ORT_THREADS`` or ORT's own choice)."""
     import onnxruntime as ort
 
@@ -107,6 +107,9 @@ def session_options(threads: int | None = None):
     if threads > 0:
         so.intra_op_num_threads = threads
     so.log_severity_level = 3  # errors only
+    # idle pool threads sleep instead of spinning: two sessions (Spe/Spa) and NumPy's RX share the
+    # cores, and spinning threads starve them (halves the enhance time on a 2-core CPU)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
@@ -115,7 +118,7 @@ def _cuda_driver_problem() -> str | None:
     try:
         lib = ctypes.CDLL("libcuda.so.1")
     except OSError:
-        return "no NVIDIA driver (libcuda.so.1 not found)"
+        return "no NVIDIA driver: libcuda.so.1 not found"
     count = ctypes.c_int(0)
     if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:
         return "no CUDA device found"

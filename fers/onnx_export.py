@@ -59,12 +59,15 @@ def file_sha256(path) -> str:
 
 
 def _find_key(obj, names) -> list:
-    """Values stored under any of ``names`` anywhere in a nested dict/list."""
+    """Scalar values (and items of lists of scalars) stored under any of ``names`` anywhere in a
+    nested dict/list, as strings."""
     found = []
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k in names and isinstance(v, (str, int, float)):
                 found.append(str(v))
+            elif k in names and isinstance(v, (list, tuple)):
+                found += [str(i) for i in v if isinstance(i, (str, int, float))]
             found += _find_key(v, names)
     elif isinstance(obj, (list, tuple)):
         for v in obj:
@@ -78,7 +81,8 @@ def fen_metadata(config: dict, branch: str, checkpoint=None, sha256: str | None 
     names = onnx_filenames(n)
     other = names[1] if branch == "spe" else names[0]
     training = config.get("training", {})
-    data = sorted(set(_find_key(training, ("training_data",)) or _find_key(training, ("data", "datasets"))))
+    data = sorted(set(_find_key(training, ("training_data",)) or _find_key(training, ("train_scenes",))
+                      or _find_key(training, ("data", "datasets"))))
     meta = {
         "n_bands": n,
         "branch": branch,

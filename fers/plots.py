@@ -82,10 +82,11 @@ def _draw_map(fig: Figure, ax, score: np.ndarray, title: str, gt=None, auc=None,
     lo, hi = float(score.min()), float(np.percentile(score, clip))
     im = ax.imshow(score, cmap=_MAP_CMAP, interpolation="nearest", vmin=lo, vmax=hi if hi > lo else None)
     _draw_gt(ax, gt)
-    ax.set_title(title if auc is None else f"{title}\nAUC {auc:.4f}", fontsize=9)
+    ax.set_title(title if auc is None else f"{title}\nAUC {auc:.4f}", fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, extend="max" if hi < score.max() else "neither")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, extend="max" if hi < score.max() else "neither")
+    cb.ax.tick_params(labelsize=8)
 
 
 def score_map_figure(score: np.ndarray, title: str, gt=None, auc=None, size=(3.6, 3.4)) -> Figure:
@@ -110,8 +111,8 @@ def placeholder_figure(title: str, message: str, size=(3.6, 3.4)) -> Figure:
     """An empty panel that says why there is no map (e.g. no weights for this band count)."""
     fig = Figure(figsize=size, dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    ax.set_title(title, fontsize=9)
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=9, color="#555555")
+    ax.set_title(title, fontsize=11)
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=10, color="#555555")
     ax.set_xticks([])
     ax.set_yticks([])
     return fig

@@ -125,7 +125,8 @@ def test_npy_cube_with_png_gt_matches_pipeline(client, tmp_path):
     assert gt.any()
     np.save(tmp_path / "beach.npy", cube)
     Image.fromarray(gt.astype(np.uint8) * 255).save(tmp_path / "beach_gt.png")
-    out = _predict(client, tmp_path / "beach.npy", tmp_path / "beach_gt.png", bands="20:80", fusion="A (multiplicative)")
+    out = _predict(client, tmp_path / "beach.npy", tmp_path / "beach_gt.png", bands="20:80",
+                   fusion="A (multiplicative)")
     ref = detect(cube, gt, bands="20:80", backend="onnx")
     assert out["band_adapter"] == ref.band_adapter and out["model_bands"] == ref.model_bands == 50
     assert set(out["aucs"]) == set(ref.auc)
@@ -168,7 +169,8 @@ def test_envi_pair_upload(client, tmp_path):
 def test_too_large_cube_is_refused(client):
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match=r"abu-urban-3\.mat: cube is 100 x 100 x 191 = 1,910,000 values; .*at most 1,500,000"):
+    with pytest.raises(AppError, match=r"abu-urban-3\.mat: cube is 100 x 100 x 191 = 1,910,000 values; "
+                                       r".*at most 1,500,000"):
         _predict(client, EXAMPLES / "abu-urban-3.mat", bands="100")
 
 

@@ -41,7 +41,7 @@ def test_run_detection_outputs_and_downloads(tmp_path):
     for k in ("map_rx", "map_spectral", "map_spatial", "map_fused", "mask_image"):
         assert out[k].ndim == 3 and out[k].dtype == np.uint8 and out[k].std() > 0
     rows = out["auc_table"]["value"]
-    assert [r[0] for r in rows] == list(ref.maps) and rows[0][2] == round(ref.auc["rx"], 4)
+    assert [r[0] for r in rows] == list(ref.maps) and rows[0][1] == round(ref.auc["rx"], 4)
     npz, csv = out["downloads"]
     assert Path(npz).resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
     with np.load(npz, allow_pickle=False) as z:
@@ -187,7 +187,7 @@ def test_all_four_slots_and_pca_with_a_model(tmp_path, random_model_50):
     with np.load(out["downloads"][0], allow_pickle=False) as z:
         for m, s in ref.maps.items():
             assert np.allclose(z[f"score_{m}"], s, rtol=1e-6, atol=1e-9), m
-    rows = {r[0]: r[2] for r in out["auc_table"]["value"]}
+    rows = {r[0]: r[1] for r in out["auc_table"]["value"]}
     assert rows == {m: round(a, 4) for m, a in ref.auc.items()}
     # the slots hold maps, not the "not computed" placeholder: a placeholder is mostly white
     for k in ("map_spectral", "map_spatial", "map_fused"):

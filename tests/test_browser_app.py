@@ -88,16 +88,17 @@ def test_upload_cube_and_gt_then_detect(page, tmp_path):
     cube, gt = scene.cube[:70, :70], scene.gt[:70, :70]  # 2.0 MB as .npy: under the 2500 KB upload limit
     np.save(tmp_path / "beach_cube.npy", cube)
     Image.fromarray(gt.astype(np.uint8) * 255).save(tmp_path / "beach_gt.png")
-    ref = detect(cube, gt, bands="200", backend="onnx")  # the page's default settings
+    ref = detect(cube, gt, bands="50", backend="onnx")  # the page's settings below: 50 model bands, onnx
 
     _upload(page, "cube-files", tmp_path / "beach_cube.npy")
     _upload(page, "gt-file", tmp_path / "beach_gt.png")
+    page.get_by_label("50", exact=True).check()
     page.locator("#run-btn").click()
     status = page.locator("#run-status")
     status.get_by_text("Methods computed").wait_for()
     text = status.inner_text()
     assert "70 x 70 pixels, 102 bands" in text and f"{int(gt.sum())} anomaly pixels" in text
-    assert "linear interpolation 102 -> 200 bands" in text
+    assert "first 50 of 102 bands" in text
     assert f"Methods computed: {', '.join(ref.maps)}" in text
     for slot in ("map-rx", "map-spectral", "map-spatial", "map-fused"):  # four slots, each holding an image
         img = page.locator(f"#{slot} img").first
@@ -109,6 +110,8 @@ def test_upload_cube_and_gt_then_detect(page, tmp_path):
     assert all(m in table for m in ref.maps)
     if len(ref.maps) == 1:
         assert "Not available" in text  # model methods missing: the page says why
+    else:
+        assert "Not available" not in text and "fused map: fusion_mult" in text  # paper default for 50 bands
     page.locator("#roc-plot img").first.wait_for()
     _wait_text(page, "#downloads", "beach_cube_maps")  # the name and its extension are separate elements
     _wait_text(page, "#downloads", "beach_cube_results")
@@ -133,7 +136,7 @@ def test_upload_cube_and_gt_then_detect(page, tmp_path):
     if "spectral" in ref.maps:
         page.locator("#pca-plot img").first.wait_for()
     else:
-        _wait_toast(page, "no onnx model for 200 bands")
+        _wait_toast(page, "no onnx model for 50 bands")
     _shot(page, tmp_path, "browser_analysis.png", full_page=False)
 
 

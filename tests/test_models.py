@@ -37,8 +37,7 @@ def test_spe_fen_hidden_width_follows_band_rule():
 
 
 def test_spa_fen_paper_backbone_resnet34_output():
-    spa = SpaFEN(SpaFENConfig(20)).eval()  # default: ResNet-34 as in the paper
-    assert spa.cfg.backbone == "resnet34"
+    spa = SpaFEN(SpaFENConfig(20, backbone="resnet34")).eval()  # the paper's backbone
     with torch.no_grad():
         assert spa(torch.rand(1, 20, 33, 40)).shape == (1, 20, 33, 40)
 

@@ -134,7 +134,7 @@ def test_cuda_failure_falls_back_to_cpu_with_one_warning(model, monkeypatch, cap
 def test_missing_driver_warns_once_and_never_asks_ort_for_cuda(model, monkeypatch, caplog, fresh_cuda_state):
     _, spe, spa = model
     monkeypatch.setattr(ort, "get_available_providers", lambda: [ob.CUDA, ob.CPU])
-    monkeypatch.setattr(ob, "_cuda_driver_problem", lambda: "no NVIDIA driver (libcuda.so.1 not found)")
+    monkeypatch.setattr(ob, "_cuda_driver_problem", lambda: "no NVIDIA driver: libcuda.so.1 not found")
     monkeypatch.setattr(ort, "InferenceSession", FailingCudaSession)
     FailingCudaSession.calls = []
     with caplog.at_level(logging.WARNING, logger="fers.onnx_backend"):

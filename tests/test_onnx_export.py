@@ -35,7 +35,8 @@ N_BANDS = 12
 def tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     cfg = default_config(N_BANDS, spe_backbone="resnet18", spa_backbone="resnet18")
-    cfg["training"] = {"data": "synthetic test data", "note": "random init"}
+    cfg["training"] = {"stage1": {"run": {"data": {"data": "/some/folder"}},
+                                  "data": {"train_scenes": ["bg-a", "bg-b"]}}, "note": "random init"}
     spe, spa = build_fens(cfg)
     return save_fens(path, spe, spa, cfg)
 
@@ -100,7 +101,7 @@ def test_metadata_for_embedding(exported, branch):
     assert json.loads(meta["fers.normalization"]) == NORMALIZATION
     assert meta["fers.default_fusion"] == "fusion_mult"  # paper: fusion A for <= 50 bands
     assert "RX(H + F_spe)" in json.loads(meta["fers.methods"])["spectral"]
-    assert meta["fers.training_data"] == "synthetic test data"
+    assert meta["fers.training_data"] == "bg-a, bg-b"
     assert json.loads(meta["fers.backbone_init"]) == {"spe": "none", "spa": "none"}
     assert meta["fers.version"] == __version__
     assert meta["fers.checkpoint_sha256"] == file_sha256(ckpt)

@@ -119,3 +119,12 @@ def test_builder_keeps_only_clean_windows(tmp_path):
         r, c = int(f.stem.split("__r")[1][:3]), int(f.stem.split("_c")[1])
         assert not amap[max(r - 2, 0) : r + 18, max(c - 2, 0) : c + 18].any()
         assert np.load(f).shape == (16, 16, 6)
+
+
+def test_training_loader_refuses_benchmark_patches(tiny_had100):
+    import data as training_data
+
+    d = tiny_had100 / "HAD100Dataset" / "train" / "aviris"
+    np.save(d / "abu-urban-3__r000_c000.npy", np.ones((16, 16, 14), np.float32))
+    with pytest.raises(SystemExit, match="benchmark scene refused"):
+        training_data.load_splits(tiny_had100, "aviris", 12, 16)

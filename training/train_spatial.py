@@ -62,7 +62,8 @@ def parse(argv=None) -> tuple[RunConfig, Path, Path]:
     ap.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget (0 = none)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epoch-patches", type=int, default=0, help="random patches per epoch (0 = all)")
-    ap.add_argument("--backbone", default="resnet34", help="frozen torchvision ResNet (stem + layer1-3)")
+    ap.add_argument("--backbone", default="resnet18",
+                    help="frozen torchvision ResNet (stem + layer1-3); the paper uses resnet34")
     ap.add_argument("--backbone-weights", choices=("none", "imagenet"), default="none")
     ap.add_argument("--frn-width", type=int, default=64, help="FRN block width (0 = n_bands as in the paper)")
     ap.add_argument("--data", default=DataConfig.data)

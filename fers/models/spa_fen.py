@@ -1,8 +1,9 @@
 """Spatial Feature Enhancement Network (Spa-FEN, paper Fig. 5, eq. 5-8).
 
 Conv2RGB spectral compression (eq. 5) -> frozen ResNet stem + layer1..3 (256 channels at 1/16
-resolution) -> LightSPP: average pools at {1, 2, 4}, bilinear resize to the *input* H x W, concat,
-1x1 fuse (eq. 6) -> SE block (eq. 7).  ``(N, B, H, W) -> F_spa (N, B, H, W)`` for any H, W >= 8.
+resolution; paper: ResNet-34, shipped: ResNet-18) -> LightSPP: average pools at {1, 2, 4},
+bilinear resize to the *input* H x W, concat, 1x1 fuse (eq. 6) -> SE block (eq. 7).
+``(N, B, H, W) -> F_spa (N, B, H, W)`` for any H, W >= 8.
 
 Pooling and resizing go through :mod:`fers.models.onnx_ops` so the network exports to ONNX with
 dynamic H and W.
@@ -25,7 +26,7 @@ class SpaFENConfig:
     """Architecture of the Spa-FEN (stored in checkpoints)."""
 
     n_bands: int
-    backbone: str = "resnet34"
+    backbone: str = "resnet18"  # paper: resnet34; resnet18 won on our validation set (random init)
     backbone_init: str = "none"
     rgb_hidden: int = 256
     pool_sizes: list = field(default_factory=lambda: [1, 2, 4])

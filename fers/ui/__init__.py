@@ -29,11 +29,10 @@ def launch(server_name=None, server_port=None, **kwargs):
     # matplotlib's font cache goes to our temp dir too, unless the user chose a config dir
     os.environ.setdefault("MPLCONFIGDIR", str(app_temp_root() / "matplotlib"))
     from .callbacks import EXAMPLES_DIR
-    from .layout import CSS
 
     demo = build_app()
     demo.queue(default_concurrency_limit=1)
     name = server_name or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(server_port or os.environ.get("GRADIO_SERVER_PORT", "7860"))
     return demo.launch(server_name=name, server_port=port, max_file_size=max_file_size(),
-                       allowed_paths=[str(EXAMPLES_DIR)], css=CSS, **kwargs)
+                       allowed_paths=[str(EXAMPLES_DIR)], **kwargs)

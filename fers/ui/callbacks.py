@@ -162,8 +162,7 @@ def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_sta
     headers, rows = results.auc_rows(result)
     timing = results.timing_rows(result)
     auc_table = gr.update(value=rows, headers=headers) if gt is not None else gr.update(
-        value=[[m, plots.METHOD_TITLES.get(m, m), None] for m in result.maps],
-        headers=["method", "description", "AUC (no ground truth)"])
+        value=[[m, None] for m in result.maps], headers=["method", "AUC (no ground truth)"])
     files_out = results.write_downloads(result, gt, scene.name)
     k = analysis.preview_upscale(*scene.cube.shape[:2])
     preview = plots.false_colour(scene.cube, scene.wavelengths, upscale=k)

@@ -16,10 +16,6 @@ enhance the cube, then the parameter-free RX detector scores every pixel.
 Click an example scene, or upload your own cube (.mat, .npy, ENVI .hdr + data file, .tif) and an optional
 ground truth, then press **Detect anomalies**."""
 
-CSS = """
-#map-row .image-container img {object-fit: contain;}
-"""
-
 
 def _inputs(c: dict) -> None:
     gr.Markdown("### 1. Scene")
@@ -58,23 +54,25 @@ def _results_tab(c: dict) -> None:
                                 ("map_spatial", "Spatial", "map-spatial"), ("map_fused", "Fused", "map-fused")):
             c[key] = gr.Image(label=title, show_label=False, type="numpy", format="png", interactive=False,
                               elem_id=eid, min_width=200, height=235, buttons=["download", "fullscreen"])
-    c["auc_table"] = gr.Dataframe(headers=["method", "description", "AUC(D,F)"], label="AUC (pixel ROC) and 3-D ROC "
+    c["auc_table"] = gr.Dataframe(headers=["method", "AUC(D,F)"], label="AUC (pixel ROC) and 3-D ROC "
                                   "areas (needs a ground truth)", interactive=False,
                                   elem_id="auc-table", wrap=True)
     with gr.Row():
         with gr.Column(scale=1):
-            c["roc_plot"] = gr.Plot(label="ROC curves", elem_id="roc-plot", format="png")
+            c["roc_plot"] = gr.Plot(label="ROC curves", show_label=False, elem_id="roc-plot", format="png")
         with gr.Column(scale=1):
             c["timing_table"] = gr.Dataframe(headers=["stage", "seconds"], label="Timing per stage (s)",
                                              interactive=False, elem_id="timing-table")
             c["downloads"] = gr.File(label="Downloads: score maps (.npz) and result table (.csv)",
                                      file_count="multiple", interactive=False, elem_id="downloads")
-    gr.Markdown("### Pixel spectrum and detection mask")
+    gr.Markdown("### Pixel spectrum and detection mask\nClick a pixel of the false-colour preview to plot its "
+                "spectrum against the scene mean; move the threshold to turn the fused map into a detection mask.")
     with gr.Row():
         c["preview"] = gr.Image(label="False-colour preview: click a pixel", type="numpy", format="png",
                                 interactive=False, elem_id="preview", buttons=["fullscreen"], height=380,
                                 min_width=300)
-        c["spectrum_plot"] = gr.Plot(label="Spectrum of the clicked pixel", elem_id="spectrum-plot", format="png")
+        c["spectrum_plot"] = gr.Plot(label="Spectrum of the clicked pixel", show_label=False, elem_id="spectrum-plot",
+                                     format="png")
     with gr.Row():
         with gr.Column(min_width=300):
             c["threshold"] = gr.Slider(0.0, 1.0, value=0.15, step=0.01, elem_id="threshold",
@@ -94,7 +92,8 @@ def _analysis_tab(c: dict) -> None:
         c["pca_max_bg"] = gr.Slider(500, 10000, value=3000, step=500, label="Background points drawn")
         c["pca_btn"] = gr.Button("Compute PCA view", elem_id="pca-btn")
     c["pca_note"] = gr.Markdown()
-    c["pca_plot"] = gr.Plot(label="PCA scatter before / after enhancement", elem_id="pca-plot", format="png")
+    c["pca_plot"] = gr.Plot(label="PCA scatter before / after enhancement", show_label=False, elem_id="pca-plot",
+                            format="png")
 
 
 def _api(c: dict) -> None:
@@ -137,9 +136,9 @@ def _wire(c: dict) -> None:
     c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private", show_progress_on=busy)
     c["cube_files"].upload(cb.on_cube_upload, c["cube_files"], [c[k] for k in cb.UPLOAD_OUTPUTS],
                            api_visibility="private", show_progress_on=c["file_info"])
-    c["band_mode"].change(lambda m: (gr.update(visible=m == cb.BAND_MODES[0]), gr.update(visible=m == cb.BAND_MODES[1])),
-                          c["band_mode"], [c["model_row"], c["band_range"]], api_visibility="private",
-                          show_progress="hidden")
+    c["band_mode"].change(lambda m: (gr.update(visible=m == cb.BAND_MODES[0]),
+                                     gr.update(visible=m == cb.BAND_MODES[1])), c["band_mode"],
+                          [c["model_row"], c["band_range"]], api_visibility="private", show_progress="hidden")
     c["detector"].change(lambda d: gr.update(visible=d == "lrx"), c["detector"], c["windows"], api_visibility="private",
                          show_progress="hidden")
     c["cube_files"].clear(lambda: cb.on_cube_upload(None), None, [c[k] for k in cb.UPLOAD_OUTPUTS],

@@ -22,6 +22,7 @@ SLOTS = (
     ("Spatial", ("spatial",)),
     ("Fused", None),  # filled with the chosen fusion method
 )
+SHORT_FUSED = {"fusion_add": "Fused B (additive)", "fusion_mult": "Fused A (multiplicative)"}
 AUC3D_LABELS = {"auc_pd_tau": "AUC(D,tau)", "auc_pf_tau": "AUC(F,tau)", "auc_td": "AUC_TD", "auc_bs": "AUC_BS",
                 "auc_snpr": "AUC_SNPR", "auc_tdbs": "AUC_TDBS", "auc_odp": "AUC_ODP"}
 FUSION_CHOICES = {"paper default": None, "A (multiplicative)": "fusion_mult", "B (additive)": "fusion_add"}
@@ -45,9 +46,10 @@ def _num(v):
     return f if math.isfinite(f) else None
 
 
-def auc_rows(result, digits: int | None = 4) -> tuple[list[str], list[list]]:
+def auc_rows(result, digits: int | None = 4, describe: bool = False) -> tuple[list[str], list[list]]:
     """``(headers, rows)``: one row per method with its AUC(D,F) and every 3-D ROC area
-    (rounded to ``digits`` for display; ``None`` keeps full precision for the CSV)."""
+    (rounded to ``digits`` for display; ``None`` keeps full precision for the CSV, which also gets
+    a ``description`` column when ``describe``)."""
     aucs = getattr(result, "auc", None) or {}
     auc3d = getattr(result, "auc3d", None) or {}
     extra = []
@@ -55,10 +57,11 @@ def auc_rows(result, digits: int | None = 4) -> tuple[list[str], list[list]]:
         for k in (d or {}):
             if k not in extra and k != "auc_pd_pf":  # the same number as AUC(D,F)
                 extra.append(k)
-    headers = ["method", "description", "AUC(D,F)"] + [AUC3D_LABELS.get(k, str(k)) for k in extra]
+    headers = ["method"] + (["description"] if describe else []) + ["AUC(D,F)"]
+    headers += [AUC3D_LABELS.get(k, str(k)) for k in extra]
     rows = []
     for name in result.maps:
-        row = [name, plots.METHOD_TITLES.get(name, name), _round(aucs.get(name), digits)]
+        row = [name] + ([plots.METHOD_TITLES.get(name, name)] if describe else []) + [_round(aucs.get(name), digits)]
         row += [_round((auc3d.get(name) or {}).get(k), digits) for k in extra]
         rows.append(row)
     return headers, rows
@@ -90,7 +93,7 @@ def map_images(result, gt, fusion_name: str, unavailable_note: str) -> list[np.n
         if name is None:
             fig = plots.placeholder_figure(title + tag, unavailable_note)
         else:
-            label = plots.METHOD_TITLES.get(name, name) if title == "Fused" else title
+            label = SHORT_FUSED.get(name, name) if title == "Fused" else title
             fig = plots.score_map_figure(np.asarray(result.maps[name]), label + tag, gt, aucs.get(name))
         out.append(plots.fig_to_rgb(fig))
     return out
@@ -115,7 +118,7 @@ def roc_plot(result, gt):
 def write_downloads(result, gt, scene_name: str) -> list[str]:
     """Write ``<scene>_maps.npz`` (every score map ``score_<method>``, plus ``gt``) and ``<scene>_results.csv``
     (full-precision AUC table, then the timing table) into a new temp dir."""
-    headers, rows = auc_rows(result, digits=None)
+    headers, rows = auc_rows(result, digits=None, describe=True)
     timing = timing_rows(result, digits=None)
     out = new_run_dir("downloads")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in scene_name) or "scene"

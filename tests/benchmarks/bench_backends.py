@@ -1,6 +1,7 @@
 """Speed of the ONNX Runtime vs PyTorch backends on CPU (prints numbers; not a test).
 
-    python tests/benchmarks/bench_backends.py [--bands 50 100 200] [--runs 7] [--threads 2] [--detector]
+    python tests/benchmarks/bench_backends.py [--bands 50 100 200] [--runs 7] [--threads 2] [--blas-threads 1]
+                                              [--detector]
 
 Per band count N: a 100x100xN cube (abu-airport-1 adapted to N when ../shared/data is there, else a
 synthetic cube), median wall time over ``--runs`` runs (after one warm-up) in one process of:
@@ -90,11 +91,12 @@ def cube_for(n: int) -> tuple[np.ndarray, str]:
     return normalize_cube(rng.normal(size=(100, 100, n)).cumsum(axis=2)), "synthetic"
 
 
-def ort_session(path, level, threads):
+def ort_session(path, level, threads, spin=False):
     so = ort.SessionOptions()
     so.graph_optimization_level = level
     if threads:
         so.intra_op_num_threads = threads
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     so.log_severity_level = 3
     return ort.InferenceSession(str(path), so, providers=[CPU])
 
@@ -104,16 +106,27 @@ def main() -> None:
     ap.add_argument("--bands", type=int, nargs="+", default=[50, 100, 200])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--blas-threads", type=int, default=0,
+                    help="limit NumPy's BLAS threads (threadpoolctl) for the RX part; 0 = leave as is")
     ap.add_argument("--detector", action="store_true",
                     help="also time the one-graph detector .onnx (export/detector_graph.py; exports it first)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(f"{d['internal_api']} {d['num_threads']}thr" for d in threadpool_info() if d["user_api"] == "blas")
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, onnxruntime {ort.__version__}, seconds: median (min) of {args.runs} runs")
-    variants = {
-        f"ort all-opt {args.threads}thr": (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, args.threads),
-        "ort all-opt default-thr": (ort.GraphOptimizationLevel.ORT_ENABLE_ALL, 0),
-        f"ort basic-opt {args.threads}thr": (ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, args.threads),
+          f"NumPy BLAS {blas}, torch {torch.__version__}, onnxruntime {ort.__version__}, seconds: median (min) of {args.runs} runs")
+    all_opt, basic = ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    variants = {  # name: (optimisation level, intra-op threads (0 = ORT default), spin-wait)
+        f"ort all-opt {args.threads}thr no-spin": (all_opt, args.threads, False),
+        f"ort all-opt {args.threads}thr spin": (all_opt, args.threads, True),
+        "ort all-opt default-thr no-spin": (all_opt, 0, False),
+        f"ort basic-opt {args.threads}thr no-spin": (basic, args.threads, False),
     }
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.bands:
@@ -127,8 +140,8 @@ def main() -> None:
                 spe_t = median_time(lambda: t_enh.spe(xt), args.runs)
                 spa_t = median_time(lambda: t_enh.spa(xt), args.runs)
             print(f"  {'torch':<26} Spe-FEN {spe_t:.4f}  Spa-FEN {spa_t:.4f}")
-            for name, (level, thr) in variants.items():
-                s_spe, s_spa = ort_session(spe_path, level, thr), ort_session(spa_path, level, thr)
+            for name, (level, thr, spin) in variants.items():
+                s_spe, s_spa = ort_session(spe_path, level, thr, spin), ort_session(spa_path, level, thr, spin)
                 a = median_time(lambda: s_spe.run(None, {"cube": x}), args.runs)
                 b = median_time(lambda: s_spa.run(None, {"cube": x}), args.runs)
                 print(f"  {name:<26} Spe-FEN {a:.4f}  Spa-FEN {b:.4f}")
