@@ -25,6 +25,9 @@ benchmark-sized scenes, not for the tiled large-scene path.
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
+
 import numpy as np
 
 AE_ITERS = 20
@@ -94,8 +97,7 @@ def _train_and_score(net, t, iters: int, lr: float):
     import torch
 
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    # plain ATen 1x1 convolutions: faster than oneDNN for these small layers on CPU (and deterministic)
-    with torch.backends.mkldnn.flags(enabled=False):
+    with _plain_aten_convs():
         for _ in range(int(iters)):
             opt.zero_grad(set_to_none=True)
             loss = torch.mean((net(t) - t) ** 2)
@@ -103,3 +105,15 @@ def _train_and_score(net, t, iters: int, lr: float):
             opt.step()
         with torch.no_grad():
             return ((net(t) - t) ** 2).mean(dim=1)[0]
+
+
+@contextmanager
+def _plain_aten_convs():
+    """oneDNN off: plain ATen 1x1 convolutions are faster for these small layers on CPU (and
+    deterministic). Toggling the flag makes torch warn about TF32 on Intel GPUs; that is silenced."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield

@@ -14,12 +14,14 @@ holding the normalised cube or any ``H + F`` sum in memory:
    ``H + F_spe + F_spa`` in two passes over row chunks (paper eq. 17-23), building each chunk's
    sums on the fly; fusion A is then ``fusion_mult(spatial, spectral)`` (eq. 22).
 
-Peak memory is about the memory-mapped input pages plus ``F_spe`` and ``F_spa`` plus one tile of
-network activations (e.g. 1000x1000x200 float32: 0.8 + 1.6 GB + activations).
+Peak memory is about ``F_spe`` and ``F_spa`` plus one tile or chunk of activations (e.g.
+1000x1000x200 float32: 1.6 GB + activations): after each block is read, :func:`release_pages` drops
+the read-only memory map's pages from the process (they stay in the OS page cache).
 """
 
 from __future__ import annotations
 
+import mmap
 import time
 
 import numpy as np
@@ -31,6 +33,21 @@ from .spa_stream import enhance_large
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 
+def release_pages(cube) -> None:
+    """Drop the resident pages of a *read-only* ``np.memmap`` from this process (no-op otherwise).
+
+    Safe for data: the mapping is file-backed and unmodified, later reads fault the pages back in
+    from the page cache. Keeps the process's RSS from growing by the whole file as it is streamed.
+    """
+    mm = getattr(cube, "_mmap", None)
+    if mm is None or getattr(cube, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    try:
+        mm.madvise(mmap.MADV_DONTNEED)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[float, float]:
     """``(min, max)`` of ``cube (H, W, B)`` as float32 values, reading ``chunk_rows`` rows at a time."""
     h, w, b = cube.shape
@@ -39,6 +56,7 @@ def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[f
     for r0, r1 in row_chunks(h, chunk_rows):
         blk = np.asarray(cube[r0:r1], dtype=np.float32)
         lo, hi = min(lo, float(blk.min())), max(hi, float(blk.max()))
+        release_pages(cube)
     return lo, hi
 
 
@@ -74,7 +92,9 @@ def detect_large(
     sec["normalize"] = time.perf_counter() - t
 
     def norm(x):
-        return apply_minmax(x, lo, hi)
+        out = apply_minmax(x, lo, hi)  # a new array: the memory map's pages can go
+        release_pages(cube)
+        return out
 
     wanted = set(methods)
     f_spe = f_spa = None

@@ -118,9 +118,11 @@ def main() -> None:
         threadpool_limits(args.blas_threads, user_api="blas")
     from threadpoolctl import threadpool_info
 
-    blas = ", ".join(f"{d['internal_api']} {d['num_threads']}thr" for d in threadpool_info() if d["user_api"] == "blas")
+    blas = ", ".join(f"{d['internal_api']} {d['num_threads']}thr" for d in threadpool_info()
+                     if d["user_api"] == "blas")
     print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"NumPy BLAS {blas}, torch {torch.__version__}, onnxruntime {ort.__version__}, seconds: median (min) of {args.runs} runs")
+          f"NumPy BLAS {blas}, torch {torch.__version__}, onnxruntime {ort.__version__}, "
+          f"seconds: median (min) of {args.runs} runs")
     all_opt, basic = ort.GraphOptimizationLevel.ORT_ENABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     variants = {  # name: (optimisation level, intra-op threads (0 = ORT default), spin-wait)
         f"ort all-opt {args.threads}thr no-spin": (all_opt, args.threads, False),
