@@ -10,7 +10,7 @@ HAD100 folder has none and the training scripts then hold out scenes themselves)
 Patches are raw ``(S, S, B)`` float32 with all source bands; band adaptation and normalisation
 happen at load time (as at inference). A ``manifest.json`` records sources and counts.
 
-    python training/build_background.py [--shared ../shared] [--out /work/scratch/had100_bg]
+    python training/build_background.py [--shared ../shared] [--out runs/had100_bg]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
+from config import RUNS_DIR
 
 BENCHMARK_SCENES = ("abu-airport-1", "abu-airport-2", "abu-airport-3", "abu-airport-4", "abu-urban-3",
                     "abu-beach-4-crop100")
@@ -102,7 +103,7 @@ def build(shared: Path, out: Path, size: int = 32, stride: int = 16, margin: int
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    ap.add_argument("--out", type=Path, default=Path("/work/scratch/had100_bg"))
+    ap.add_argument("--out", type=Path, default=RUNS_DIR / "had100_bg")
     ap.add_argument("--size", type=int, default=32, help="patch size (64 leaves only 35 clean ABU/background windows)")
     ap.add_argument("--stride", type=int, default=16)
     ap.add_argument("--margin", type=int, default=2, help="clearance (px) around anomaly pixels")

@@ -7,13 +7,17 @@ defaults of ``epochs`` / ``max_minutes`` here and are recorded with each run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+# Scratch outputs (background patches, training runs) live in the git-ignored runs/ folder of the repo.
+RUNS_DIR = Path(__file__).resolve().parents[1] / "runs"
 
 
 @dataclass
 class DataConfig:
     """Where the background patches come from (HAD100 layout)."""
 
-    data: str = "/work/scratch/had100_bg"
+    data: str = str(RUNS_DIR / "had100_bg")
     sensor: str = "aviris"
     patch: int = 32
     val_fraction: float = 0.1  # used only when the data folder has no val/ split

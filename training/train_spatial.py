@@ -21,7 +21,7 @@ import common  # noqa: F401  (puts the repo on sys.path)
 import torch
 from tqdm import tqdm
 
-from config import DataConfig, OptimConfig, RunConfig, ValConfig
+from config import RUNS_DIR, DataConfig, OptimConfig, RunConfig, ValConfig
 from data import augment, load_splits
 from fers.bands import ADAPTER_RULE
 from fers.checkpoint import round_frozen_to_fp16, save_fens
@@ -77,7 +77,7 @@ def parse(argv=None) -> tuple[RunConfig, Path, Path]:
                     optim=OptimConfig(a.epochs, a.batch, a.lr, seed=a.seed, max_minutes=a.max_minutes,
                                       threads=a.threads, epoch_patches=a.epoch_patches),
                     val=ValConfig())
-    out = a.out or Path(f"/work/scratch/method/runs/spa_b{a.bands}/fers_b{a.bands}.pt")
+    out = a.out or RUNS_DIR / f"spa_b{a.bands}" / f"fers_b{a.bands}.pt"
     return cfg, a.spectral, out
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from config import DataConfig, OptimConfig, RunConfig, ValConfig
+from config import RUNS_DIR, DataConfig, OptimConfig, RunConfig, ValConfig
 from data import augment, load_splits
 from fers.bands import ADAPTER_RULE
 from fers.checkpoint import round_frozen_to_fp16
@@ -58,7 +58,7 @@ def parse(argv=None) -> tuple[RunConfig, Path]:
                     optim=OptimConfig(a.epochs, a.batch, a.lr, seed=a.seed, max_minutes=a.max_minutes,
                                       threads=a.threads, epoch_patches=a.epoch_patches),
                     val=ValConfig())
-    out = a.out or Path(f"/work/scratch/method/runs/spe_b{a.bands}/stage1.pt")
+    out = a.out or RUNS_DIR / f"spe_b{a.bands}" / "stage1.pt"
     return cfg, out
 
 
