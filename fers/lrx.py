@@ -12,21 +12,28 @@ image, so every pixel has exactly ``outer**2 - inner**2`` background pixels (the
 off-centre). ``border="clip"`` instead clips both windows to the image, so border pixels have
 fewer background pixels. Along an axis shorter than a window, the window is the whole axis.
 
-Implementation: window sums of ``x`` and ``x x^T`` come from running column sums (updated as the
-windows slide down the rows) and cumulative sums along each row (outer sums minus inner sums), so
-the cost per pixel is O(B^2) for the statistics plus one batched ``np.linalg.solve`` (O(B^3)).
-Memory is about ``7 * Wc * (B + 1)**2 * 8`` bytes for a strip of ``Wc`` columns; wide images are
-processed in column strips (``max_bytes``).
+Implementation: window sums of ``z = [1, x]`` and ``z z^T`` (count, sums, sums of products; lower
+triangle only) come from running column sums (updated as the windows slide down the rows, each row's
+``z z^T`` computed once) and cumulative sums along each row (outer sums minus inner sums). Each
+pixel then needs one Cholesky factorisation of the ``(B + 2, B + 2)`` bordered matrix
+``[[n, s^T, 1], [s, S, x], [1, x^T, BIG]]``: the Schur complement of ``n`` is ``S - s s^T / n =
+(n - 1) C``, and the factor's last row is ``L^{-1} (x - mu)``, so the score is ``(n - 1)`` times its
+squared norm (no explicit mean, covariance or solve; ``BIG`` only keeps the last pivot positive).
+Memory is about ``(5 K + 2 (B + 2)^2 + min(H, outer) K) * 8`` bytes per column, ``K = (B + 1)(B + 2) / 2``;
+wide images are processed in column strips (``max_bytes``).
 
 Windows with fewer than ``B + 1`` background pixels have a singular covariance: they get a ridge
 ``C + ridge * trace(C) / B * I`` (only those windows, so the others match SPy). A window whose
-covariance is still singular (e.g. constant bands) falls back to the pseudo-inverse of
-:func:`fers.rx.whitener_from_cov`, so scores are always finite.
+bordered matrix is not numerically positive definite (e.g. constant bands) falls back to an explicit
+covariance and ``np.linalg.solve``, then to the pseudo-inverse of :func:`fers.rx.whitener_from_cov`,
+so scores are always finite.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from scipy.linalg.lapack import dpotrf as _potrf
 
 from .rx import whitener_from_cov
 
@@ -53,22 +60,38 @@ def _check_windows(inner: int, outer: int) -> tuple[int, int]:
     return inner, outer
 
 
-class _SlidingSums:
-    """Sums over a sliding range of rows, per column, of ``z z^T`` for the augmented pixel
-    ``z = [1, x]``: ``s (Wc, B + 1, B + 1)`` holds the count (``[0, 0]``), the sum of ``x``
-    (``[0, 1:]``) and the sum of ``x x^T`` (``[1:, 1:]``), so one window sum gives all three."""
+class _RowMoments:
+    """Packed lower triangle of ``z z^T`` for the augmented pixels ``z = [1, x]`` of one row:
+    ``(Wc, K)`` with ``K = (B + 1)(B + 2) / 2`` (``np.tril_indices(B + 1)`` order), so entry 0 is
+    the count, entries ``(i, 0)`` the sum of ``x`` and the rest the sum of ``x x^T``. Each row is
+    computed once and kept while it is inside the outer window (``drop_below``)."""
 
     def __init__(self, x: np.ndarray):
-        wc, b = x.shape[1], x.shape[2]
         self.x = x
-        self.a = self.b = 0
-        self.s = np.zeros((wc, b + 1, b + 1))
-        self._z = np.ones((wc, b + 1))
-        self._zz = np.empty_like(self.s)
+        self.ti, self.tj = np.tril_indices(x.shape[2] + 1)
+        self._count = np.arange(1, x.shape[2] + 2)  # z[:, ti] == np.repeat(z, _count, axis=1)
+        self._z = np.ones((x.shape[1], x.shape[2] + 1))
+        self._rows: dict[int, np.ndarray] = {}
 
-    def _outer(self, r: int) -> np.ndarray:
-        self._z[:, 1:] = self.x[r]
-        return np.multiply(self._z[:, :, None], self._z[:, None, :], out=self._zz)
+    def row(self, r: int) -> np.ndarray:
+        v = self._rows.get(r)
+        if v is None:
+            self._z[:, 1:] = self.x[r]
+            v = self._rows[r] = np.repeat(self._z, self._count, axis=1) * np.take(self._z, self.tj, axis=1)
+        return v
+
+    def drop_below(self, r: int) -> None:
+        for k in [k for k in self._rows if k < r]:
+            del self._rows[k]
+
+
+class _SlidingSums:
+    """Per-column sums ``s (Wc, K)`` of :class:`_RowMoments` over a sliding range of rows."""
+
+    def __init__(self, moments: _RowMoments):
+        self.m = moments
+        self.a = self.b = 0
+        self.s = np.zeros((moments.x.shape[1], len(moments.ti)))
 
     def move_to(self, a: int, b: int) -> None:
         """Make the range ``[a, b)`` (both ends never move backwards)."""
@@ -76,9 +99,9 @@ class _SlidingSums:
             self.s[:] = 0.0
             self.a = self.b = a
         for r in range(self.b, b):
-            self.s += self._outer(r)
+            self.s += self.m.row(r)
         for r in range(self.a, a):
-            self.s -= self._outer(r)
+            self.s -= self.m.row(r)
         self.a, self.b = a, b
 
 
@@ -90,25 +113,74 @@ def _cumsum_rows(s: np.ndarray, cs: np.ndarray) -> np.ndarray:
     return cs
 
 
-def _scores(d: np.ndarray, cov: np.ndarray, n: np.ndarray, ridge: float) -> np.ndarray:
-    """Mahalanobis ``d_p^T cov_p^{-1} d_p`` for ``d (P, B)``, ``cov (P, B, B)``, counts ``n (P,)``."""
-    b = d.shape[1]
-    few = n - 1 < b
-    if np.any(few):
-        tr = np.trace(cov[few], axis1=1, axis2=2) / b
-        cov[few] += (ridge * tr)[:, None, None] * np.eye(b)
+def _window_sums(s: np.ndarray, c0: np.ndarray, c1: np.ndarray, cs: np.ndarray, out: np.ndarray,
+                 tmp: np.ndarray) -> np.ndarray:
+    """``out[j] = s[c0[j]] + ... + s[c1[j] - 1]``: sums of ``s (W, K)`` over the column windows.
+
+    Equal-width windows (the usual case): a narrow one (<= 7 columns) is summed directly, a wide one
+    by one difference of the cumulative sums ``cs (W + 1, K)``, then gathered once; unequal widths
+    (``border="clip"``) use two gathers of ``cs``.
+    """
+    m = int(c1[0] - c0[0])
+    if np.all(c1 - c0 == m):
+        n = s.shape[0] - m + 1
+        if m <= 7:
+            acc = s[:n].copy()
+            for k in range(1, m):
+                acc += s[k : k + n]
+        else:
+            acc = _cumsum_rows(s, cs)
+            acc = acc[m:] - acc[:-m]
+        return np.take(acc, c0, axis=0, out=out)
+    _cumsum_rows(s, cs)
+    np.take(cs, c1, axis=0, out=out)
+    out -= np.take(cs, c0, axis=0, out=tmp)
+    return out
+
+
+def _fallback(packed: np.ndarray, x: np.ndarray, ti: np.ndarray, tj: np.ndarray) -> float:
+    """Score of one window whose bordered matrix is not positive definite, from its packed moments
+    ``(K,)`` and the pixel ``x (B,)``: explicit covariance and solve, else the pseudo-inverse."""
+    b = x.shape[0]
+    m = np.zeros((b + 1, b + 1))
+    m[ti, tj] = packed
+    m[tj, ti] = packed
+    n = max(m[0, 0], 1.0)
+    s = m[1:, 0]
+    cov = (m[1:, 1:] - np.outer(s, s) / n) / max(n - 1.0, 1.0)
+    d = x - s / n
     try:
-        sol = np.linalg.solve(cov, d[:, :, None])[:, :, 0]
-        out = np.einsum("pb,pb->p", d, sol)
-        if np.all(np.isfinite(out)):
+        out = float(d @ np.linalg.solve(cov, d))
+        if np.isfinite(out):
             return out
     except np.linalg.LinAlgError:
         pass
-    out = np.empty(d.shape[0])
-    for p in range(d.shape[0]):  # rare: exactly singular windows
-        y = d[p] @ whitener_from_cov(cov[p])
-        out[p] = y @ y
-    return out
+    y = d @ whitener_from_cov(cov)
+    return float(y @ y)
+
+
+def _scores(aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores ``(P,)`` and a success mask from bordered moment matrices ``aug (P, B + 2, B + 2)``
+    (lower triangles; factorised in place).
+
+    ``aug = [[n, s^T, 1], [s, S, x], [1, x^T, BIG]]`` (window count, sums and sums of products,
+    then the pixel). Its Cholesky factor's last row holds ``y = L^{-1} (x - mu)`` with ``L L^T =
+    S - s s^T / n = (n - 1) C`` (the Schur complement of ``n``), so one Cholesky per pixel gives
+    ``score = (n - 1) ||y||^2`` without forming ``C``. ``BIG`` only keeps the last pivot positive.
+    LAPACK ``dpotrf`` runs on each C-ordered matrix's transposed (Fortran) view, upper triangle =
+    our lower one, so nothing is copied.
+    """
+    b = aug.shape[1] - 2
+    n = aug[:, 0, 0].copy()
+    ok = np.ones(aug.shape[0], bool)
+    for p in range(aug.shape[0]):
+        ok[p] = _potrf(aug[p].T, lower=0, clean=0, overwrite_a=1)[1] == 0
+    y = aug[:, b + 1, 1 : b + 1]
+    out = np.einsum("pb,pb->p", y, y) * (n - 1.0)
+    return out, ok & np.isfinite(out)
+
+
+_BIG = 1e300
 
 
 def _local_rx_strip(x, ri, ro, ci, co, cols, ridge) -> np.ndarray:
@@ -116,28 +188,38 @@ def _local_rx_strip(x, ri, ro, ci, co, cols, ridge) -> np.ndarray:
     h, w, b = x.shape
     nout = len(cols)
     out = np.empty((h, nout))
-    outer_rows, inner_rows = _SlidingSums(x), _SlidingSums(x)
-    cs_o, cs_i = np.empty((w + 1, b + 1, b + 1)), np.empty((w + 1, b + 1, b + 1))
-    bg, tmp = np.empty((nout, b + 1, b + 1)), np.empty((nout, b + 1, b + 1))
-    mm = np.empty((nout, b, b))
+    moments = _RowMoments(x)
+    k = len(moments.ti)
+    outer_rows, inner_rows = _SlidingSums(moments), _SlidingSums(moments)
+    cs_o, cs_i = np.empty((w + 1, k)), np.empty((w + 1, k))
+    bg, tmp, tmp2 = np.empty((nout, k)), np.empty((nout, k)), np.empty((nout, k))
+    aug = np.zeros((nout, b + 2, b + 2))  # upper triangles stay 0 (Cholesky reads the lower ones)
+    flat = moments.ti * (b + 2) + moments.tj  # packed index -> position in aug
+    diag = np.arange(1, b + 1)
+    diag_k = diag * (diag + 1) // 2 + diag  # packed index of (i, i)
+    sum_k = diag * (diag + 1) // 2  # packed index of (i, 0)
+    aug_flat = aug.reshape(nout, -1)
     (ci0, ci1), (co0, co1) = ci, co
     for i in range(h):
         outer_rows.move_to(ro[0][i], ro[1][i])
         inner_rows.move_to(ri[0][i], ri[1][i])
-        _cumsum_rows(outer_rows.s, cs_o)
-        _cumsum_rows(inner_rows.s, cs_i)
-        np.take(cs_o, co1, axis=0, out=bg)  # outer window sums ...
-        bg -= np.take(cs_o, co0, axis=0, out=tmp)
-        bg -= np.take(cs_i, ci1, axis=0, out=tmp)  # ... minus inner window sums
-        bg += np.take(cs_i, ci0, axis=0, out=tmp)
-        n = np.maximum(np.rint(bg[:, 0, 0]), 1.0)
-        mu = bg[:, 0, 1:] / n[:, None]
-        cov = np.ascontiguousarray(bg[:, 1:, 1:])
-        np.multiply(mu[:, :, None], mu[:, None, :], out=mm)
-        mm *= n[:, None, None]
-        cov -= mm
-        cov /= np.maximum(n - 1, 1)[:, None, None]
-        out[i] = _scores(x[i, cols] - mu, cov, n, ridge)
+        moments.drop_below(min(ro[0][i], ri[0][i]))
+        _window_sums(outer_rows.s, co0, co1, cs_o, bg, tmp)  # outer window sums ...
+        bg -= _window_sums(inner_rows.s, ci0, ci1, cs_i, tmp, tmp2)  # ... minus inner window sums
+        bg[:, 0] = np.maximum(np.rint(bg[:, 0]), 1.0)  # exact counts
+        n = bg[:, 0]
+        few = np.flatnonzero(n - 1 < b)
+        if few.size:  # C + ridge * trace(C) / B * I, written on S: (n - 1) * that
+            s = bg[few][:, sum_k]
+            tr = bg[few][:, diag_k].sum(axis=1) - np.einsum("pb,pb->p", s, s) / n[few]
+            bg[few[:, None], diag_k] += (ridge * tr / b)[:, None]
+        aug_flat[:, flat] = bg
+        aug[:, b + 1, 0] = 1.0
+        aug[:, b + 1, 1 : b + 1] = xi = x[i, cols]
+        aug[:, b + 1, b + 1] = _BIG
+        out[i], ok = _scores(aug)
+        for p in np.flatnonzero(~ok):  # rare: (near-)singular windows
+            out[i, p] = _fallback(bg[p], xi[p], moments.ti, moments.tj)
     return out
 
 
@@ -162,7 +244,8 @@ def local_rx(
     x = x - x.reshape(-1, b).mean(axis=0)  # RX is shift invariant; centring keeps sums accurate
     ro, ri = window_ranges(h, outer, border), window_ranges(h, inner, border)
     co, ci = window_ranges(w, outer, border), window_ranges(w, inner, border)
-    per_col = 7 * (b + 1) ** 2 * 8 + 1
+    per_col = (5 * (b + 1) * (b + 2) // 2 + 2 * (b + 2) ** 2
+               + min(h, outer) * (b + 1) * (b + 2) // 2) * 8 + 1
     strip = max(1, int(max_bytes // per_col))
     out = np.empty((h, w))
     for c0 in range(0, w, strip):

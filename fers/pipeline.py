@@ -31,7 +31,7 @@ from .rx import rx
 BACKENDS = ("torch", "onnx")
 DETECTORS = ("rx", "lrx", "ae")
 AE_METHODS = ("ae", "ae_enhanced")
-LARGE_PIXELS = 1_000_000  # more pixels than this: streamed path (fers.large)
+LARGE_PIXELS = 1_000_000  # this many pixels or more: streamed path (fers.large); lrx / ae refused
 LARGE_MEMMAP_BYTES = 512 * 2**20  # a memory-mapped cube whose float32 copy would exceed this: streamed too
 _ENHANCERS: dict = {}
 
@@ -115,7 +115,7 @@ def _detector_fn(detector: str, windows):
         from .ae import ae_scores
     except ImportError:
         raise FersInputError("detector ae not available") from None
-    return lambda c: ae_scores(c, seed=0)
+    return lambda c: ae_scores(c, seed=0, threads=1)  # 1 torch thread: much faster than 2 on a busy CPU
 
 
 def _check_args(cube, gt, backend, detector, windows, methods):
@@ -154,11 +154,14 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
     included, on the first N bands, or interpolated when B < N — as the paper's tables do),
     ``START:STOP`` / ``i,j,k`` (then adapted to the nearest shipped model).
     Large scenes (see :func:`is_large`) with the RX detector go through
-    :func:`fers.large.detect_large` (streamed statistics, tiled enhancement); their ``cube_used`` is
-    then the band-adapted input, not normalised (``cube_used_normalized`` False).
+    :func:`fers.large.detect_large` (streamed statistics, tiled enhancement; ``notes`` says whether
+    the Spa-FEN was streamed exactly or tiled); their ``cube_used`` is then the band-adapted input,
+    not normalised (``cube_used_normalized`` False). Local RX and the AE are refused on scenes of
+    ``LARGE_PIXELS`` pixels or more (:class:`FersInputError`).
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
+    _refuse_large(cube, detector)
     notes: list = []
     sec: dict = {}
     spec = parse_band_spec(bands)
@@ -175,7 +178,7 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
         except ImportError:
             notes.append("large-scene path not available; scene processed in memory")
     if detect_large is not None:
-        maps, sec_large = detect_large(cube_b, enh, methods=wanted)
+        maps, sec_large = detect_large(cube_b, enh, methods=wanted, notes=notes)
         sec.update(sec_large)
         h, normalized = cube_b, False
     else:
@@ -201,10 +204,21 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
 
 
 def is_large(cube) -> bool:
-    """True for scenes :func:`detect` streams: over ``LARGE_PIXELS`` pixels, or a ``np.memmap`` whose
+    """True for scenes :func:`detect` streams: ``LARGE_PIXELS`` pixels or more, or a ``np.memmap`` whose
     float32 copy would exceed ``LARGE_MEMMAP_BYTES`` (small memmaps are simply read into memory)."""
     h, w, b = cube.shape
-    return h * w > LARGE_PIXELS or (isinstance(cube, np.memmap) and h * w * b * 4 > LARGE_MEMMAP_BYTES)
+    return h * w >= LARGE_PIXELS or (isinstance(cube, np.memmap) and h * w * b * 4 > LARGE_MEMMAP_BYTES)
+
+
+def _refuse_large(cube, detector: str) -> None:
+    """Local RX and the AE are not streamed: on ``LARGE_PIXELS`` pixels or more local RX would take
+    tens of minutes (one (B + 2)^2 factorisation per pixel, four maps) and the AE trains full-batch on
+    the whole in-memory scene, so refuse with a one-line hint."""
+    h, w = cube.shape[:2]
+    if detector in ("lrx", "ae") and h * w >= LARGE_PIXELS:
+        what = "local RX" if detector == "lrx" else "the AE detector"
+        raise FersInputError(f"{what} is not supported on large scenes ({h}x{w} = {h * w} pixels, limit "
+                             f"{LARGE_PIXELS - 1}); crop the cube to a region of interest, or use --detector rx")
 
 
 def _enhancer_or_note(model_bands, backend, need_model, cube, notes):

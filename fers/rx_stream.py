@@ -7,9 +7,9 @@ For cubes that do not fit in memory (e.g. a ``np.memmap`` of a ``(H, W, B)`` ``.
   the sums well conditioned); the mean and the sample covariance (divisor P - 1, as ``np.cov`` and
   :func:`fers.rx.rx_stats`) follow from them;
 * pass 2 reads the rows again and scores them with the arithmetic of the in-memory
-  :func:`fers.rx.rx`: its whitening (``fers.rx._whitening``: Cholesky inverse, or the eigenvalue
-  cut-off of :func:`fers.rx.whitener_from_cov` when rank-deficient), float64 centring, and a float32
-  scoring product unless the input is float64.
+  :func:`fers.rx.rx`, by calling the same functions: :func:`fers.rx.rx_whitening` (Cholesky inverse,
+  or the eigenvalue cut-off of :func:`fers.rx.whitener_from_cov` when rank-deficient), float64
+  centring, and :func:`fers.rx.rx_score_centered` (a float32 scoring product unless the input is float64).
 
 So the maps equal :func:`fers.rx.rx`'s to float rounding (~1e-7 relative, tested at 1e-6) while
 only one chunk (plus the ``(B, B)`` statistics) is in memory at a time.
@@ -21,14 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from scipy.linalg import blas
-
-from .rx import RXStats, rx_score_pixels, whitener_from_cov
-
-try:  # the whitening step of fers.rx.rx (Cholesky inverse / eigen cut-off)
-    from .rx import _whitening
-except ImportError:  # pragma: no cover - older fers.rx: score with RXStats instead
-    _whitening = None
+from .rx import RXStats, rx_score_centered, rx_whitening, whitener_from_cov
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: about 64 MiB of float64 rows
 
@@ -77,7 +70,7 @@ class RXAccumulator:
     def whitening(self) -> tuple[np.ndarray, np.ndarray, bool]:
         """``(mean, M, lower)`` as used by :func:`fers.rx.rx`: ``M^T M`` is the (pseudo-)inverse covariance."""
         mean, cov = self.mean_cov()
-        m, lower = _whitening(cov)
+        m, lower = rx_whitening(cov)
         return mean, m, lower
 
     def stats(self) -> RXStats:
@@ -89,19 +82,11 @@ class RXAccumulator:
 def score_rows(pixels: np.ndarray, mean: np.ndarray, m: np.ndarray, lower: bool) -> np.ndarray:
     """RX scores ``(P,)`` float64 of pixels ``(P, B)`` with the scoring arithmetic of :func:`fers.rx.rx`."""
     xc = np.subtract(pixels, mean, dtype=np.float64)
-    if pixels.dtype == np.float64:
-        xt, mat, (trmm, gemm) = xc.T, np.asfortranarray(m), (blas.dtrmm, blas.dgemm)
-    else:
-        xt, (trmm, gemm) = xc.astype(np.float32).T, (blas.strmm, blas.sgemm)
-        mat = np.asfortranarray(m, dtype=np.float32)
-    yt = trmm(1.0, mat, xt, side=0, lower=1, overwrite_b=1) if lower else gemm(1.0, mat, xt)
-    return np.einsum("ij,ij->j", yt, yt).astype(np.float64)
+    dtype = np.float64 if pixels.dtype == np.float64 else np.float32
+    return rx_score_centered(xc, m, lower, dtype)
 
 
 def _scorer(acc: RXAccumulator):
-    if _whitening is None:
-        stats = acc.stats()
-        return lambda pix: rx_score_pixels(pix, stats)
     mean, m, lower = acc.whitening()
     return lambda pix: score_rows(pix, mean, m, lower)
 

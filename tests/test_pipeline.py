@@ -141,10 +141,11 @@ def test_detector_dispatch(scene, fake, monkeypatch):
     res = pl.detect(cube, gt, bands="12", detector="lrx", windows=(3, 7))
     assert list(res.maps) == list(fusion.METHODS) and len(calls) == 4 and calls[0] == ((16, 14, 12), 3, 7)
     np.testing.assert_array_equal(res.maps["rx"], res.cube_used[..., 0])
-    fake_ae = types.SimpleNamespace(ae_scores=lambda c, seed=0: np.abs(c).sum(axis=2))
+    fake_ae = types.SimpleNamespace(ae_scores=lambda c, seed=0, threads=None: np.abs(c).sum(axis=2) * threads)
     monkeypatch.setitem(sys.modules, "fers.ae", fake_ae)
     res = pl.detect(cube, gt, bands="12", detector="ae")
     assert list(res.maps) == ["ae", "ae_enhanced"]
+    np.testing.assert_allclose(res.maps["ae"], np.abs(res.cube_used).sum(axis=2))  # called with threads=1
     monkeypatch.setitem(sys.modules, "fers.ae", None)
     with pytest.raises(FersInputError, match="detector ae not available"):
         pl.detect(cube, detector="ae")
@@ -173,3 +174,34 @@ def test_large_scenes_take_the_streamed_path(scene, fake, tmp_path, monkeypatch)
     for m in ("rx", "fusion_add"):
         np.testing.assert_allclose(same.maps[m], small.maps[m])
         np.testing.assert_allclose(big.maps[m], small.maps[m], rtol=1e-4, atol=1e-6 * small.maps[m].max())
+
+
+def test_large_threshold_is_inclusive_and_notes_say_how(scene, fake, monkeypatch):
+    pytest.importorskip("fers.large")
+    cube, gt = scene
+    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14 + 1)
+    assert not pl.is_large(cube)
+    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14)
+    assert pl.is_large(cube)
+    res = pl.detect(cube, gt, bands="12")
+    assert not res.cube_used_normalized
+    assert any(n.startswith("large scene:") for n in res.notes)  # how fers.large computed the features
+
+
+@pytest.mark.parametrize("detector", ["lrx", "ae"])
+def test_local_rx_and_ae_refused_on_large_scenes(scene, fake, monkeypatch, detector):
+    cube, gt = scene
+    calls = []
+    def fake_detector(c, *args, **kwargs):
+        calls.append(c.shape)
+        return c[..., 0] * 1.0
+
+    monkeypatch.setitem(sys.modules, "fers.lrx", types.SimpleNamespace(local_rx=fake_detector))
+    monkeypatch.setitem(sys.modules, "fers.ae", types.SimpleNamespace(ae_scores=fake_detector))
+    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14)
+    with pytest.raises(FersInputError, match="not supported on large scenes .*crop") as e:
+        pl.detect(cube, gt, bands="12", detector=detector, windows=(3, 7))
+    assert "\n" not in str(e.value) and "16x14" in str(e.value) and not calls
+    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14 + 1)  # one pixel under the limit: runs
+    assert pl.detect(cube, gt, bands="12", detector=detector, windows=(3, 7)).detector == detector
+    assert calls and calls[0] == (16, 14, 12)

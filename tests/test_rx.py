@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fers.metrics import auc
-from fers.rx import rx, rx_score_pixels, rx_stats, rx_torch
+from fers.rx import rx, rx_score_centered, rx_score_pixels, rx_stats, rx_torch, rx_whitening
 
 from .conftest import ABU_DIR, NO_DATA_REASON, load_verified_scene, parse_readme_rx_table
 
@@ -39,6 +39,25 @@ def test_rx_stats_and_scoring_of_other_pixels(rng):
     inv = np.linalg.inv(np.cov(bg, rowvar=False))
     d = test - bg.mean(axis=0)
     np.testing.assert_allclose(rx_score_pixels(test, st), np.einsum("ij,jk,ik->i", d, inv, d), rtol=1e-9)
+
+
+@pytest.mark.parametrize("rank_deficient", [False, True])
+def test_public_whitening_and_scoring(rng, rank_deficient):
+    x = rng.normal(size=(300, 6)) * np.arange(1, 7)
+    if rank_deficient:
+        x[:, 5] = x[:, 0] - x[:, 2]  # a band that is a combination of others
+    xc = x - x.mean(axis=0)
+    cov = np.cov(x, rowvar=False)
+    m, lower = rx_whitening(cov)
+    assert lower is (not rank_deficient)
+    if lower:
+        np.testing.assert_array_equal(m, np.tril(m))
+    np.testing.assert_allclose(m.T @ m, np.linalg.pinv(cov), rtol=1e-7, atol=1e-9)
+    ref = np.einsum("ij,jk,ik->i", xc, np.linalg.pinv(cov), xc)
+    np.testing.assert_allclose(rx_score_centered(xc.copy(), m, lower), ref, rtol=1e-8, atol=1e-9)
+    got32 = rx_score_centered(xc.copy(), m, lower, np.float32)
+    assert got32.dtype == np.float64
+    np.testing.assert_allclose(got32, ref, rtol=1e-3, atol=1e-4)
 
 
 def test_torch_equals_numpy(rng):
