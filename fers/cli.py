@@ -104,12 +104,24 @@ def _table(rows, methods) -> str:
     return "\n".join(lines)
 
 
-def cmd_detect(a) -> int:
-    from .io import load_cube
+def _detect_file(path, scene, a):
+    """``fers.pipeline.detect`` on a loaded scene; a problem it reports is re-raised naming the file."""
     from .pipeline import detect
 
+    try:
+        return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
+                      windows=a.windows)
+    except FersInputError as e:
+        if e.path is not None:
+            raise
+        raise FersInputError(str(e), path) from None
+
+
+def cmd_detect(a) -> int:
+    from .io import load_cube
+
     scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=_mmap_for(a.cube))
-    res = detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector, windows=a.windows)
+    res = _detect_file(a.cube, scene, a)
     meta = {
         "scene": scene.name, "path": str(scene.path), "shape": list(scene.cube.shape), "bands": res.bands,
         "backend": a.backend, "detector": a.detector, "band_adapter": res.band_adapter,
@@ -146,7 +158,6 @@ def cmd_bench(a) -> int:
     from .io import load_cube
     from .metrics import auc
     from .normalize import normalize_cube
-    from .pipeline import detect
     from .rx import rx
 
     pairs = _scene_files(a.files)
@@ -158,8 +169,7 @@ def cmd_bench(a) -> int:
         if scene.gt is None:
             raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",
                                  cube_path)
-        res = detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
-                     windows=a.windows)
+        res = _detect_file(cube_path, scene, a)
         d = _result_dict(scene.name, scene, res)
         d["seconds"]["load"] = round(load_s, 4)
         if res.bands not in ("all", "auto") and a.detector == "rx" and scene.cube.shape[0] * scene.cube.shape[1] <= 250_000:
