@@ -99,8 +99,9 @@ def save_fens(path, spe: SpeFEN, spa: SpaFEN, config: dict) -> Path:
     return path
 
 
-def load_checkpoint_dict(path) -> dict:
-    """Read and sanity-check a checkpoint file; any problem -> one-line :class:`FersInputError`."""
+def load_checkpoint_dict(path, fmt: str = FORMAT, keys=("config", "spe_fen", "spa_fen")) -> dict:
+    """Read a checkpoint of format ``fmt`` holding ``keys`` (weights only, no pickled code); any problem
+    -> one-line :class:`FersInputError`. The training scripts read their stage-1 files through it too."""
     path = Path(path)
     if not path.is_file():
         raise FersInputError("checkpoint not found", path)
@@ -108,9 +109,9 @@ def load_checkpoint_dict(path) -> dict:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise FersInputError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise FersInputError(f"not a FERS checkpoint (expected format {FORMAT})", path)
-    for key in ("config", "spe_fen", "spa_fen"):
+    if not isinstance(blob, dict) or blob.get("format") != fmt:
+        raise FersInputError(f"not a FERS checkpoint (expected format {fmt})", path)
+    for key in keys:
         if key not in blob:
             raise FersInputError(f"checkpoint lacks '{key}'", path)
     return blob

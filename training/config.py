@@ -11,6 +11,8 @@ from pathlib import Path
 
 # Scratch outputs (background patches, training runs) live in the git-ignored runs/ folder of the repo.
 RUNS_DIR = Path(__file__).resolve().parents[1] / "runs"
+# format tag of a stage-1 file (pruned Spe-FEN + its config), written by train_spectral, read by train_spatial
+STAGE1_FORMAT = "fers-stage1-v1"
 
 
 @dataclass
@@ -62,3 +64,30 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     val: ValConfig = field(default_factory=ValConfig)
+
+
+def add_common_args(ap) -> None:
+    """The command-line options both training stages share (an ``argparse.ArgumentParser``)."""
+    ap.add_argument("--bands", type=int, required=True)
+    ap.add_argument("--epochs", type=int, default=OptimConfig.epochs)
+    ap.add_argument("--batch", type=int, default=OptimConfig.batch)
+    ap.add_argument("--lr", type=float, default=OptimConfig.lr)
+    ap.add_argument("--seed", type=int, default=OptimConfig.seed)
+    ap.add_argument("--max-minutes", type=float, default=0.0, help="wall-time budget (0 = none)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epoch-patches", type=int, default=0, help="random patches per epoch (0 = all)")
+    ap.add_argument("--backbone-weights", choices=("none", "imagenet"), default="none")
+    ap.add_argument("--data", default=DataConfig.data)
+    ap.add_argument("--sensor", default=DataConfig.sensor)
+    ap.add_argument("--patch", type=int, default=DataConfig.patch)
+    ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+
+
+def run_config(a, stage: str, **extra) -> "RunConfig":
+    """A :class:`RunConfig` from parsed :func:`add_common_args` options plus stage-specific fields."""
+    return RunConfig(stage=stage, n_bands=a.bands, backbone=a.backbone, backbone_weights=a.backbone_weights,
+                     data=DataConfig(a.data, a.sensor, a.patch, augment=not a.no_augment),
+                     optim=OptimConfig(a.epochs, a.batch, a.lr, seed=a.seed, max_minutes=a.max_minutes,
+                                       threads=a.threads, epoch_patches=a.epoch_patches),
+                     val=ValConfig(), **extra)
