@@ -11,9 +11,10 @@ scores are always finite; a constant cube scores 0 everywhere. When no eigenvalu
 
 Speed (:func:`rx`): one float64 centred copy of the pixels, a symmetric rank-k update for Sigma,
 and, unless the input is float64, the per-pixel scoring product in float32 (BLAS ``strmm``).
-Scene-sized problems (``P * B^2 < SINGLE_THREAD_WORK``, e.g. 100 x 100 x 200) run with BLAS limited
-to one thread (``threadpoolctl``): threads cost more than they save there (abu-airport-1 on the
-2-core machine: 31 ms with one thread, 40 ms with two on an idle machine, 76 ms under load).
+BLAS threads (``threadpoolctl``): the covariance product keeps the library's threads; the B x B
+whitening always runs on one thread, and so does the scoring product of scene-sized problems
+(``P * B^2 < SINGLE_THREAD_WORK``, e.g. 100 x 100 x 200), where threads cost more than they save
+(abu-airport-1 on the 2-core machine, idle: whitening 1.7 ms on one thread vs 8.0 ms on two).
 """
 
 from __future__ import annotations
@@ -122,13 +123,14 @@ def rx(cube: np.ndarray) -> np.ndarray:
         raise ValueError(f"rx expects (H, W, B), got shape {cube.shape}")
     h, w, b = cube.shape
     pix = cube.reshape(h * w, b)
-    with blas_threads_for(h * w, b):
-        mean = pix.mean(axis=0, dtype=np.float64)
-        xc = np.subtract(pix, mean, dtype=np.float64)  # (P, B) centred, our own buffer
-        cov = xc.T @ xc  # symmetric product (BLAS syrk)
-        cov /= max(h * w - 1, 1)
+    mean = pix.mean(axis=0, dtype=np.float64)
+    xc = np.subtract(pix, mean, dtype=np.float64)  # (P, B) centred, our own buffer
+    cov = xc.T @ xc  # symmetric product (BLAS syrk): the one step that gains from BLAS threads
+    cov /= max(h * w - 1, 1)
+    with blas_threads_for(0, b):  # B x B eigen/Cholesky: threads only add overhead
         m, lower = rx_whitening(cov)
-        dtype = np.float64 if cube.dtype == np.float64 else np.float32
+    dtype = np.float64 if cube.dtype == np.float64 else np.float32
+    with blas_threads_for(h * w, b):
         return rx_score_centered(xc, m, lower, dtype).reshape(h, w)
 
 
