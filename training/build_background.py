@@ -4,7 +4,7 @@ Sources: ``<shared>/data/background/*.npy`` (unlabelled cubes) and the ABU scene
 "background source" in the data README, using only windows without any ``map == 1`` pixel
 (within ``--margin`` px). The six benchmark scenes are refused by name.
 
-Output (outside the repo): ``OUT/HAD100Dataset/train/<sensor>/<scene>__r<row>_c<col>.npy`` and, for
+Output (``--out``, default the git-ignored ``runs/had100_bg``): ``OUT/HAD100Dataset/train/<sensor>/<scene>__r<row>_c<col>.npy`` and, for
 the held-out scenes, ``OUT/HAD100Dataset/val/<sensor>/...`` (``val/`` is our addition; a real
 HAD100 folder has none and the training scripts then hold out scenes themselves).
 Patches are raw ``(S, S, B)`` float32 with all source bands; band adaptation and normalisation
