@@ -16,15 +16,11 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-for _p in (REPO, REPO / "export"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+from _repo import REPO  # noqa: E402  (puts the repo and export/ on sys.path)
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+from _repo import REPO  # noqa: E402  (puts the repo on sys.path)
 
 
 def write_cube(path: Path, size: int, bands: int, seed: int = 0, chunk: int = 50) -> None:

@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+import _repo  # noqa: F401  (puts the repo on sys.path)
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -15,14 +15,12 @@ import argparse
 import hashlib
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from _repo import REPO  # noqa: E402  (puts the repo on sys.path)
 
 from fers.io import load_cube  # noqa: E402
 from fers.metrics import auc  # noqa: E402
