@@ -13,9 +13,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_fens
-from .errors import FersInputError
-
-MIN_SIZE = 8
+from .enhance_input import MIN_SIZE, check_enhance_input  # noqa: F401  (MIN_SIZE: public)
 
 
 class TorchEnhancer:
@@ -33,21 +31,14 @@ class TorchEnhancer:
         self.n_bands = int(config["n_bands"])
 
     def _check(self, x: np.ndarray, ndim: int) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim != ndim:
-            raise FersInputError(f"enhance expects a {ndim}-D array with bands last, got shape {x.shape}", self.path)
-        if x.shape[-1] != self.n_bands:
-            raise FersInputError(f"cube has {x.shape[-1]} bands but the model needs {self.n_bands}", self.path)
-        if min(x.shape[-3:-1]) < MIN_SIZE:
-            raise FersInputError(f"cube is {x.shape[-3]}x{x.shape[-2]} pixels; the networks need at least "
-                                 f"{MIN_SIZE}x{MIN_SIZE}", self.path)
-        if not np.all(np.isfinite(x)):
-            raise FersInputError("cube contains NaN or Inf values", self.path)
-        return x
+        return check_enhance_input(x, ndim, self.n_bands, self.path)
 
     def enhance_batch(self, hs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(K, H, W, N)`` -> ``(F_spe, F_spa)`` each ``(K, H, W, N)`` float32."""
-        hs = self._check(hs, 4)
+        return self._run(self._check(hs, 4))
+
+    def _run(self, hs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Checked ``(K, H, W, N)`` -> features; no second validation pass on the hot path."""
         x = torch.from_numpy(np.ascontiguousarray(hs, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
         with torch.no_grad():
             f_spe = self.spe(x)
@@ -57,6 +48,5 @@ class TorchEnhancer:
 
     def enhance(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(H, W, N)`` -> ``(F_spe, F_spa)`` each ``(H, W, N)`` float32."""
-        h = self._check(h, 3)
-        f_spe, f_spa = self.enhance_batch(h[None])
+        f_spe, f_spa = self._run(self._check(h, 3)[None])
         return f_spe[0], f_spa[0]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .enhance_input import MIN_SIZE, check_enhance_input  # noqa: F401  (MIN_SIZE: public)
 from .errors import FersInputError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ ONNX_DIR = WEIGHTS_DIR / "onnx"
 META_PREFIX = "fers."
 INPUT_NAME = "cube"
 OUTPUT_NAME = "features"
-MIN_SIZE = 8
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -233,30 +233,19 @@ class OnnxEnhancer:
         self.providers = self.sessions[0].get_providers()
 
     def _check(self, x: np.ndarray, ndim: int) -> np.ndarray:
-        x = np.asarray(x)
-        where = self.paths[0]
-        if x.ndim != ndim:
-            raise FersInputError(f"enhance expects a {ndim}-D array with bands last, got shape {x.shape}", where)
-        if x.shape[-1] != self.n_bands:
-            raise FersInputError(f"cube has {x.shape[-1]} bands but the model needs {self.n_bands}", where)
-        if min(x.shape[-3:-1]) < MIN_SIZE:
-            raise FersInputError(
-                f"cube is {x.shape[-3]}x{x.shape[-2]} pixels; the networks need at least {MIN_SIZE}x{MIN_SIZE}",
-                where,
-            )
-        if not np.all(np.isfinite(x)):
-            raise FersInputError("cube contains NaN or Inf values", where)
-        return x
+        return check_enhance_input(x, ndim, self.n_bands, self.paths[0])
 
     def enhance_batch(self, hs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(K, H, W, N)`` -> ``(F_spe, F_spa)`` each ``(K, H, W, N)`` float32."""
-        hs = self._check(hs, 4)
+        return self._run(self._check(hs, 4))
+
+    def _run(self, hs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Checked ``(K, H, W, N)`` -> features; no second validation pass on the hot path."""
         x = np.ascontiguousarray(np.asarray(hs, dtype=np.float32).transpose(0, 3, 1, 2))
         outs = [s.run([OUTPUT_NAME], {INPUT_NAME: x})[0] for s in self.sessions]
         return tuple(np.ascontiguousarray(o.transpose(0, 2, 3, 1), dtype=np.float32) for o in outs)
 
     def enhance(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(H, W, N)`` -> ``(F_spe, F_spa)`` each ``(H, W, N)`` float32."""
-        h = self._check(h, 3)
-        f_spe, f_spa = self.enhance_batch(h[None])
+        f_spe, f_spa = self._run(self._check(h, 3)[None])
         return f_spe[0], f_spa[0]
