@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from fers.bands import adapt_bands
+from fers.errors import FersInputError
+from fers.had100 import HAD100
 from fers.normalize import normalize_cube
 
 try:
@@ -34,8 +36,11 @@ class PatchSet:
 
 
 def dataset_root(data: Path) -> Path:
-    data = Path(data)
-    root = data if data.name == "HAD100Dataset" else data / "HAD100Dataset"
+    """The ``HAD100Dataset`` folder (resolved as :class:`fers.had100.HAD100` does); it must hold ``train/``."""
+    try:
+        root = HAD100(data).root
+    except FersInputError:
+        root = Path(data)
     if not (root / "train").is_dir():
         raise SystemExit(f"{data}: no HAD100Dataset/train folder")
     return root

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from fers.fusion import fusion_mult
 from fers.rx import rx_torch
 
 
@@ -37,31 +38,33 @@ def implant_targets(x: np.ndarray, scenes: list, targets=(3, 6), size_max=3, abu
     return x.astype(np.float32), masks
 
 
+def _rx_scores(cubes: torch.Tensor) -> np.ndarray:
+    """RX maps ``(P, S, S)`` float64 of ``cubes (P, B, S, S)``."""
+    return rx_torch(cubes.detach().double()).cpu().numpy()
+
+
+def _mean_auc_of(scores: np.ndarray, masks: np.ndarray) -> float:
+    return float(np.mean([roc_auc_score(m.ravel(), sc.ravel()) for sc, m in zip(scores, masks)]))
+
+
 def mean_auc(cubes: torch.Tensor, masks: np.ndarray) -> float:
     """Mean over patches of the RX AUC of ``cubes (P, B, S, S)`` against ``masks (P, S, S)``."""
-    scores = rx_torch(cubes.detach().double()).cpu().numpy()
-    return float(np.mean([roc_auc_score(m.ravel(), sc.ravel()) for sc, m in zip(scores, masks)]))
+    return _mean_auc_of(_rx_scores(cubes), masks)
 
 
 @torch.no_grad()
 def method_aucs(h: torch.Tensor, masks: np.ndarray, f_spe=None, f_spa=None) -> dict:
     """Mean AUCs of rx / spectral / spatial / fusion_add / fusion_mult (eq. 17-23) on a val set."""
     out = {"rx": mean_auc(h, masks)}
-    if f_spe is not None:
-        out["spectral"] = mean_auc(h + f_spe, masks)
-    if f_spa is not None:
-        out["spatial"] = mean_auc(h + f_spa, masks)
-    if f_spe is not None and f_spa is not None:
+    s_spe = _rx_scores(h + f_spe) if f_spe is not None else None
+    s_spa = _rx_scores(h + f_spa) if f_spa is not None else None
+    if s_spe is not None:
+        out["spectral"] = _mean_auc_of(s_spe, masks)
+    if s_spa is not None:
+        out["spatial"] = _mean_auc_of(s_spa, masks)
+    if s_spe is not None and s_spa is not None:
         out["fusion_add"] = mean_auc(h + f_spe + f_spa, masks)
-        s_spe = rx_torch((h + f_spe).double()).cpu().numpy()
-        s_spa = rx_torch((h + f_spa).double()).cpu().numpy()
-
-        def mm(a):
-            lo, hi = a.min(), a.max()
-            return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-
-        out["fusion_mult"] = float(np.mean([roc_auc_score(m.ravel(), (mm(a) * mm(b)).ravel())
-                                            for a, b, m in zip(s_spa, s_spe, masks)]))
+        out["fusion_mult"] = _mean_auc_of([fusion_mult(a, b) for a, b in zip(s_spa, s_spe)], masks)
     return out
 
 
