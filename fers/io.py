@@ -176,10 +176,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
 
 
 def _binarise(arr: np.ndarray, shape, path, what="ground truth") -> np.ndarray:
-    a = fmt.mask_from_channels(arr, path)
-    a = np.asarray(a)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
+    a = fmt.mask_from_channels(arr, path)  # always (H, W)
     if a.dtype.kind not in "biuf":
         raise FersInputError(f"{what} is not numeric (dtype {a.dtype})", path)
     if shape is not None and tuple(a.shape) != tuple(shape):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FersInputError
+from .io_formats import _why
 
 # Names that mark an array as the anomaly map when several 2-D arrays fit the cube's (H, W).
 GT_NAMES = ("map", "gt", "groundtruth", "ground_truth", "mask", "hsi_gt", "label", "labels", "anomaly_map")
@@ -64,11 +65,6 @@ def list_mat_keys(path) -> list[tuple[str, tuple, str]]:
     except Exception as e:
         raise FersInputError(f"cannot read MATLAB file (corrupt, truncated or not a .mat): {_why(e)}", path) from None
     return [(name, tuple(int(s) for s in shape), str(cls)) for name, shape, cls in info]
-
-
-def _why(e: BaseException) -> str:
-    msg = " ".join(str(e).split())
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
 
 _NUMERIC_CLASSES = {

@@ -185,12 +185,15 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
         t = time.perf_counter()
         h, normalized = normalize_cube(cube_b), True
         sec["prepare"] += time.perf_counter() - t
-        maps = _maps_in_memory(h, enh, detector, windows, wanted, sec)
-        if spec.kind == "auto" and "rx" in maps and cube_b.shape[2] != cube.shape[2]:
-            # auto: the plain baseline is the detector on every band the user gave, not on the adapted cube
+        # auto: the plain baseline is the detector on every band the user gave, not on the adapted
+        # cube, so the adapted-cube baseline is not computed at all
+        full_rx = spec.kind == "auto" and "rx" in wanted and cube_b.shape[2] != cube.shape[2]
+        maps = _maps_in_memory(h, enh, detector, windows, [m for m in wanted if not (full_rx and m == "rx")], sec)
+        if full_rx:
             t = time.perf_counter()
             maps["rx"] = np.asarray(_detector_fn(detector, windows)(normalize_cube(cube)), np.float64)
             sec["rx"] = time.perf_counter() - t
+            maps = {m: maps[m] for m in fusion.METHODS if m in maps}
 
     aucs = auc3d = None
     if gt is not None:
