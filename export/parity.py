@@ -20,6 +20,7 @@ from fers.bands import parse_band_spec, prepare_bands
 from fers.fusion import METHODS, all_method_maps
 from fers.metrics import auc
 from fers.normalize import normalize_cube
+from fers.onnx_backend import INPUT_NAME
 
 FEATURE_TOL = 1e-4
 AUC_TOL = 5e-5
@@ -153,7 +154,7 @@ class DetectorRow:
 def compare_detector(torch_enh, session, h: np.ndarray, gt, case: str = "") -> DetectorRow:
     """Maps of the one-graph detector ``session`` (ONNX Runtime) vs ``all_method_maps`` on ``h``."""
     py = all_method_maps(h, *torch_enh.enhance(h))
-    outs = session.run(list(METHODS), {"cube": np.ascontiguousarray(h.transpose(2, 0, 1)[None])})
+    outs = session.run(list(METHODS), {INPUT_NAME: np.ascontiguousarray(h.transpose(2, 0, 1)[None])})
     onnx_maps = {m: o[0].astype(np.float64) for m, o in zip(METHODS, outs)}
     err = max(rel_err(onnx_maps[m], py[m]) for m in METHODS)
     return DetectorRow(int(h.shape[-1]), case, err, {m: auc(py[m], gt) for m in METHODS},

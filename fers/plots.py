@@ -181,14 +181,14 @@ def spectrum_figure(spectrum: np.ndarray, mean: np.ndarray, std: np.ndarray, tit
                     wavelengths=None) -> Figure:
     """A pixel's ``(B,)`` spectrum against the scene mean +- 1 std, over band index or wavelength."""
     b = len(spectrum)
-    x = np.asarray(wavelengths, dtype=float) if wavelengths is not None and len(wavelengths) == b else np.arange(b)
+    use_wl = wavelengths is not None and len(wavelengths) == b
+    x = np.asarray(wavelengths, dtype=float) if use_wl else np.arange(b)
     fig = Figure(figsize=(5.2, 3.4), dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     ax.fill_between(x, mean - std, mean + std, color="0.8", label="scene mean +- 1 std")
     ax.plot(x, mean, color="0.3", lw=1.2, label="scene mean")
     ax.plot(x, spectrum, color="tab:red", lw=1.4, label="selected pixel")
-    ax.set_xlabel("wavelength" if x is not None and wavelengths is not None and len(wavelengths) == b
-                  else "band index")
+    ax.set_xlabel("wavelength" if use_wl else "band index")
     ax.set_ylabel("value (as loaded)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)

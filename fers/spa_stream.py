@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from .rx_stream import row_chunks
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_tiled, tiled_apply
 
 CHECK_SIZE = 48
@@ -67,7 +68,7 @@ def spa_fen_streaming(
 
     spp = spa.spp
     dev = next(spa.parameters()).device
-    chunks = [(r, min(height, r + chunk_rows)) for r in range(0, height, chunk_rows)]
+    chunks = list(row_chunks(height, chunk_rows))
     with torch.no_grad():
         rgb = torch.empty((1, 3, height, width), dtype=torch.float32, device=dev)
         for r0, r1 in chunks:

@@ -123,5 +123,4 @@ def enhance_tiled(
     hh, ww, n = h.shape
     if out is None:
         out = (np.zeros((hh, ww, n), np.float32), np.zeros((hh, ww, n), np.float32))
-    f_spe, f_spa = tiled_apply(enhancer.enhance, h, tuple(out), tile, overlap, transform, progress)
-    return f_spe, f_spa
+    return tiled_apply(enhancer.enhance, h, tuple(out), tile, overlap, transform, progress)

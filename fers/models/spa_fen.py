@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 from . import onnx_ops
-from .backbones import FrozenAwareModule, build_resnet, freeze
+from .backbones import FrozenAwareModule, build_resnet, freeze, layer_channels
 from .blocks import ChannelAttention
 
 
@@ -71,8 +71,7 @@ class SpaFEN(FrozenAwareModule):
         r = build_resnet(cfg.backbone, cfg.backbone_init)
         self.to_rgb = Conv2RGB(cfg.n_bands, cfg.rgb_hidden)
         self.features = freeze(nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool, r.layer1, r.layer2, r.layer3))
-        c_res = 256 if cfg.backbone in ("resnet18", "resnet34") else 1024
-        self.spp = LightSPP(c_res, cfg.n_bands, cfg.pool_sizes, cfg.se_reduction)
+        self.spp = LightSPP(layer_channels(r.layer3), cfg.n_bands, cfg.pool_sizes, cfg.se_reduction)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spp(self.features(self.to_rgb(x)), x)

@@ -17,7 +17,7 @@ import numpy as np
 from .. import plots
 from ..errors import FersInputError
 from . import analysis, results
-from .inputs import AUTO, NONE, load_scene, mat_key_choices, stage_cube_upload
+from .inputs import AUTO, NONE, load_scene, mat_key_choices, pick_cube_file, stage_cube_upload
 
 log = logging.getLogger("fers.app")
 
@@ -109,7 +109,7 @@ def on_cube_upload(files):
     """Fill the key dropdowns from the uploaded ``.mat`` (other formats: keys disabled)."""
     if not files:
         return _key_updates(None)
-    return _key_updates(stage_cube_upload(files))
+    return _key_updates(pick_cube_file(files))  # checked only: the run stages (copies) an ENVI pair itself
 
 
 def load_example(name: str):

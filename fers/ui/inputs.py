@@ -1,7 +1,7 @@
 """Turning the app's uploads into a loaded scene (all reading goes through :mod:`fers.io`).
 
-* :func:`stage_cube_upload` picks the cube file from a multi-file upload; an ENVI header and its data
-  file are copied side by side into a private temp dir so the reader finds the pair.
+* :func:`pick_cube_file` checks an upload and picks its cube file; :func:`stage_cube_upload` also copies an
+  ENVI header and its data file side by side into a private temp dir so the reader finds the pair.
 * :func:`mat_key_choices` lists a ``.mat`` file's arrays for the key dropdowns.
 * :func:`load_scene` loads cube (+ GT) and refuses cubes above :mod:`fers.ui.limits`.
 """
@@ -38,12 +38,8 @@ def _as_paths(files) -> list[Path]:
     return out
 
 
-def stage_cube_upload(files) -> Path:
-    """Return the path of the cube to load from one or more uploaded files.
-
-    One ``.mat``/``.npy``/``.tif`` file is used as is. For ENVI the user uploads the ``.hdr`` and its
-    data file together; both are copied into one fresh temp dir under their original names.
-    """
+def pick_cube_file(files) -> Path:
+    """Check an upload and return its cube file (the ``.hdr`` of an ENVI pair) where it was uploaded."""
     paths = _as_paths(files)
     if not paths:
         raise FersInputError("no cube file: upload a cube (.mat, .npy, ENVI .hdr + data, .tif) or click an example")
@@ -54,10 +50,7 @@ def stage_cube_upload(files) -> Path:
         if len(paths) < 2:
             raise FersInputError("ENVI header uploaded alone; upload the .hdr together with its data file",
                                  path=headers[0].name)
-        stage = new_run_dir("envi")
-        for p in paths:
-            shutil.copyfile(p, stage / p.name)
-        return stage / headers[0].name
+        return headers[0]
     cubes = [p for p in paths if p.suffix.lower() in CUBE_EXTS]
     if len(paths) > 1:
         raise FersInputError(
@@ -67,6 +60,21 @@ def stage_cube_upload(files) -> Path:
             f"unsupported cube format {paths[0].suffix or '(no extension)'}; use .mat, .npy, ENVI .hdr + data, "
             ".tif/.tiff", path=paths[0].name)
     return cubes[0]
+
+
+def stage_cube_upload(files) -> Path:
+    """Return the path of the cube to load from one or more uploaded files (checked by :func:`pick_cube_file`).
+
+    One ``.mat``/``.npy``/``.tif`` file is used as is. For ENVI the user uploads the ``.hdr`` and its
+    data file together; both are copied into one fresh temp dir under their original names.
+    """
+    cube = pick_cube_file(files)
+    if cube.suffix.lower() != ".hdr":
+        return cube
+    stage = new_run_dir("envi")
+    for p in _as_paths(files):
+        shutil.copyfile(p, stage / p.name)
+    return stage / cube.name
 
 
 def mat_key_choices(path) -> tuple[list[str], list[str], str]:
@@ -118,8 +126,8 @@ def load_scene(cube_path, key=None, gt_file=None, gt_key=None):
             raise FersInputError(
                 f"unsupported ground-truth format {g.suffix or '(no extension)'}; use .png, .mat, .npy, .tif",
                 path=g.name)
-        gk = None  # a separate GT .mat: its 2-D array of the cube's (H, W) is found automatically
-        scene = load_cube(cube_path, key=key, gt_path=g, gt_key=gk, mmap=True)
+        # a separate GT .mat: its 2-D array of the cube's (H, W) is found automatically
+        scene = load_cube(cube_path, key=key, gt_path=g, mmap=True)
     elif cube_path.suffix.lower() == ".mat":
         scene = load_cube(cube_path, key=key, gt_key=_key_or_none(gt_key), mmap=True)
         if gt_key == NONE:
