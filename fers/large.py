@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from .fusion import METHODS, fusion_mult
-from .normalize import NORMALIZATION
+from .normalize import NORMALIZATION, normalize_with
 from .rx_stream import default_chunk_rows, row_chunks, rx_streaming_multi
 from .spa_stream import enhance_large
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
@@ -62,11 +62,7 @@ def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[f
 
 def apply_minmax(x: np.ndarray, lo: float, hi: float, scale: float = NORMALIZATION["scale"]) -> np.ndarray:
     """Normalise any block of a cube with the cube's global ``lo``/``hi`` (as ``normalize_cube``)."""
-    x = np.asarray(x, dtype=np.float32)
-    if hi - lo <= 0:
-        return np.zeros_like(x)
-    out = (x - np.float32(lo)) * np.float32(2.0 / (hi - lo)) - np.float32(1.0)
-    return (out * np.float32(scale)).astype(np.float32, copy=False)
+    return normalize_with(x, lo, hi, scale)
 
 
 def detect_large(

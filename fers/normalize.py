@@ -22,9 +22,16 @@ def normalize_cube(cube: np.ndarray, scale: float = NORMALIZATION["scale"]) -> n
     A constant cube maps to zeros instead of dividing by zero.
     """
     x = np.asarray(cube, dtype=np.float32)
-    lo = float(np.min(x))
-    hi = float(np.max(x))
+    return normalize_with(x, float(np.min(x)), float(np.max(x)), scale)
+
+
+def normalize_with(x: np.ndarray, lo: float, hi: float, scale: float = NORMALIZATION["scale"]) -> np.ndarray:
+    """The same scaling with given ``lo``/``hi`` (e.g. a whole cube's, applied block by block) -> float32.
+
+    ``lo == hi`` maps to zeros.
+    """
+    x = np.asarray(x, dtype=np.float32)
     if hi - lo <= 0:
-        return np.zeros_like(x, dtype=np.float32)
-    out = (x - lo) * np.float32(2.0 / (hi - lo)) - np.float32(1.0)
+        return np.zeros_like(x)
+    out = (x - np.float32(lo)) * np.float32(2.0 / (hi - lo)) - np.float32(1.0)
     return (out * np.float32(scale)).astype(np.float32, copy=False)
