@@ -46,7 +46,7 @@ def normalise(cube, scale):
 
 def rx(cube):
     """Global RX (eq. 17): Mahalanobis distance of every pixel to the cube's mean and covariance
-    (pseudo-inverse dropping eigenvalues below B * 1e-12 of the largest, as fers.rx does)."""
+    (pseudo-inverse dropping eigenvalues below B * 1e-12 of the largest, as fers.detectors.rx does)."""
     x = cube.reshape(-1, cube.shape[-1]).astype(np.float64)
     xc = x - x.mean(axis=0)
     inv = np.linalg.pinv(np.cov(xc, rowvar=False), rtol=x.shape[1] * 1e-12, hermitian=True)
@@ -69,6 +69,7 @@ def detect(cube, spe_path, spa_path):
     maps = {"rx": rx(h), "spectral": rx(h + f_spe), "spatial": rx(h + f_spa),
             "fusion_add": rx(h + f_spe + f_spa)}
     maps["fusion_mult"] = minmax(maps["spatial"]) * minmax(maps["spectral"])
+    maps["fusion_rx"] = minmax(maps["rx"]) * maps["fusion_mult"]
     return maps, meta["default_fusion"]
 
 

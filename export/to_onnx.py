@@ -7,7 +7,7 @@
 Per checkpoint: ``fers_b{N}_spe.onnx`` and ``fers_b{N}_spa.onnx`` (``cube (batch, N, height, width)``
 -> ``features`` of the same shape, dynamic batch/height/width), exported with
 ``torch.onnx.export(dynamo=True)`` at opset 18 and checked by ``onnx.checker``. Then parity with
-PyTorch (see ``export/parity.py``): features on random cubes of odd sizes and a batch of 2, and
+PyTorch (see ``fers/enhance/parity.py``): features on random cubes of odd sizes and a batch of 2, and
 features plus the AUC of every method (paper eq. 17-23) on the ABU benchmark scenes in
 ``<repo>/../shared/data/abu`` when present. Prints a table; exit code 1 on any parity failure,
 2 on bad arguments or missing checkpoints.
@@ -20,19 +20,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+import fers.enhance.parity as parity
+from fers.bands import SHIPPED_BAND_COUNTS
+from fers.enhance.detector_graph import export_detector
+from fers.enhance.export import EXPORTERS, OPSET, default_exporter, export_checkpoint
+from fers.enhance.onnx_backend import OnnxEnhancer
+from fers.enhance.paths import shipped_checkpoint, shipped_onnx_dir
+from fers.errors import FersInputError
+
 REPO = Path(__file__).resolve().parents[1]
-for _p in (REPO, REPO / "export"):  # run as ``python export/to_onnx.py`` from anywhere, or imported
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-import numpy as np  # noqa: E402
-
-import parity  # noqa: E402  (export/parity.py, next to this script)
-from fers.bands import SHIPPED_BAND_COUNTS  # noqa: E402
-from fers.errors import FersInputError  # noqa: E402
-from fers.onnx_backend import ONNX_DIR, OnnxEnhancer  # noqa: E402
-from fers.onnx_export import EXPORTERS, OPSET, default_exporter, export_checkpoint  # noqa: E402
-
 DEFAULT_ABU = REPO.parent / "shared" / "data" / "abu"
 
 
@@ -41,7 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--bands", type=int, action="append", help="band count of a shipped model (repeatable); "
                     "default: every weights/fers_b{N}.pt that exists")
     ap.add_argument("--checkpoint", type=Path, action="append", help="a checkpoint of your own (repeatable)")
-    ap.add_argument("--out", type=Path, default=ONNX_DIR, help=f"output folder (default {ONNX_DIR})")
+    ap.add_argument("--out", type=Path, default=shipped_onnx_dir(),
+                    help=f"output folder (default {shipped_onnx_dir()}: the shipped ONNX files)")
     ap.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset (default {OPSET})")
     ap.add_argument("--exporter", choices=EXPORTERS, default=None,
                     help="torch.onnx exporter (default dynamo; torchscript when onnxscript is missing)")
@@ -53,8 +52,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def checkpoints(args) -> list[Path]:
-    from fers.checkpoint import shipped_checkpoint
-
     if args.checkpoint:
         paths = list(args.checkpoint)
     elif args.bands:
@@ -72,7 +69,7 @@ def checkpoints(args) -> list[Path]:
 
 def check_parity(ckpt: Path, pair, abu_dir: Path) -> list:
     """Parity rows for one exported checkpoint (ONNX on the CPU provider, torch on CPU)."""
-    from fers.enhance_torch import TorchEnhancer
+    from fers.enhance.torch_backend import TorchEnhancer
 
     t_enh = TorchEnhancer(ckpt, device="cpu")
     o_enh = OnnxEnhancer(*pair, providers=["CPUExecutionProvider"])
@@ -87,36 +84,11 @@ def check_parity(ckpt: Path, pair, abu_dir: Path) -> list:
     return rows
 
 
-def export_detector(ckpt: Path, out_dir: Path, opset: int, exporter: str) -> Path:
-    """``fers_b{N}_detector.onnx``: cube (K, N, H, W) -> rx, spectral, spatial, fusion_add,
-    fusion_mult (K, H, W) float32 (see export/detector_graph.py)."""
-    import json
-
-    from detector_graph import ITERS, OUTPUTS, RIDGE, DetectorGraph
-    from fers.checkpoint import load_fens
-    from fers.onnx_export import META_PREFIX, export_fen, fen_metadata, file_sha256
-
-    spe, spa, config = load_fens(ckpt)
-    n = int(config["n_bands"])
-    meta = fen_metadata(config, "spe", ckpt, file_sha256(ckpt))
-    meta.update({
-        META_PREFIX + "branch": "detector",
-        META_PREFIX + "network": "FERS detector: Spe-FEN + Spa-FEN + global RX + fusion (eq. 4-23)",
-        META_PREFIX + "companion_file": "",
-        META_PREFIX + "output": ", ".join(OUTPUTS) + ": (batch, height, width) float32 anomaly maps, "
-        "see methods",
-        META_PREFIX + "rx_inverse": json.dumps(
-            f"covariance scaled to unit diagonal, ridge {RIDGE:g}, {ITERS} Newton-Schulz iterations, float64"),
-    })
-    return export_fen(DetectorGraph(spe, spa).eval(), out_dir / f"fers_b{n}_detector.onnx", meta, opset,
-                      exporter, output_names=OUTPUTS)
-
-
 def check_detector(ckpt: Path, path: Path, abu_dir: Path) -> list:
     """Detector parity rows (ABU benchmark scenes and one synthetic scene with planted targets)."""
     import onnxruntime as ort
 
-    from fers.enhance_torch import TorchEnhancer
+    from fers.enhance.torch_backend import TorchEnhancer
 
     t_enh = TorchEnhancer(ckpt, device="cpu")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -136,7 +108,7 @@ def main(argv=None) -> int:
     try:
         paths = checkpoints(args)
     except FersInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"fers: error: {exc}", file=sys.stderr)
         return 2
     rows, det_rows, failed = [], [], False
     for ckpt in paths:
@@ -144,7 +116,7 @@ def main(argv=None) -> int:
         try:
             pair = export_checkpoint(ckpt, args.out, opset=args.opset, exporter=exporter)
         except FersInputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"fers: error: {exc}", file=sys.stderr)
             return 2
         sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MiB)" for p in pair)
         print(f"{ckpt.name}: exported {sizes} to {args.out} in {time.perf_counter() - t0:.1f} s "

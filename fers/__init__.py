@@ -1,14 +1,25 @@
 """FERS: background feature enhancement for hyperspectral anomaly detection.
 
-Implements "Rebellious Student" (decoupled complementary spectral-spatial learning):
-a spectral Feature Enhancement Network (Spe-FEN, FERD) and a spatial one (Spa-FEN), whose
-enhanced features feed the parameter-free global RX detector.
+Implements "Rebellious Student" (decoupled complementary spectral-spatial learning): a spectral
+Feature Enhancement Network (Spe-FEN, FERD) and a spatial one (Spa-FEN), whose enhanced features
+feed the parameter-free global RX detector.
 
-Array conventions used throughout the package:
-  * a single cube is ``(H, W, B)`` float32, bands last (as stored on disk);
-  * a batch for the networks is ``(N, B, H, W)`` (PyTorch layout).
+Public API::
+
+    from fers import detect, load_cube
+    scene = load_cube("scene.mat")             # Scene: cube (H, W, B) float32, gt (H, W) bool | None
+    res = detect(scene.cube, scene.gt)         # DetectResult: maps, auc, default_method, ...
+    res.to_dict(); res.save_npz("maps.npz")
+
+Array conventions: a cube is ``(H, W, B)`` float32, bands last (as stored on disk); a batch for
+the networks is ``(N, B, H, W)`` (PyTorch layout).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from .errors import FersInputError  # noqa: F401
+from fers.errors import FersInputError  # noqa: E402,F401
+from fers.io import Scene, load_cube  # noqa: E402,F401
+from fers.pipeline import detect  # noqa: E402,F401
+from fers.result import DetectResult  # noqa: E402,F401
+
+__all__ = ["detect", "DetectResult", "load_cube", "Scene", "FersInputError", "__version__"]

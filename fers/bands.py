@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import FersInputError
+from fers.errors import FersInputError
 
 SHIPPED_BAND_COUNTS = (50, 100, 200)
 ADAPTER_RULE = "first N bands if B >= N, else linear interpolation along the band axis to N"
@@ -100,6 +100,21 @@ def nearest_model_bands(b: int, choices=SHIPPED_BAND_COUNTS) -> int:
     return min(choices, key=lambda n: (abs(n - b), -n))
 
 
+def resample_bands(cube: np.ndarray, n: int) -> np.ndarray:
+    """Linear interpolation of every spectrum of ``(..., B)`` from B to ``n`` evenly spaced samples over
+    the same band range (stretches when ``n > B``, compresses when ``n < B``) -> ``(..., n)`` float32."""
+    b = cube.shape[-1]
+    if b == n:
+        return np.asarray(cube, dtype=np.float32)
+    src = np.linspace(0.0, 1.0, b)
+    dst = np.linspace(0.0, 1.0, n)
+    j = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, b - 2)
+    w = ((dst - src[j]) / (src[j + 1] - src[j])).astype(np.float32)
+    lo = cube[..., j].astype(np.float32)
+    hi = cube[..., j + 1].astype(np.float32)
+    return lo + (hi - lo) * w
+
+
 def adapt_bands(cube: np.ndarray, n: int) -> tuple[np.ndarray, str]:
     """Fit ``(H, W, B)`` to ``n`` bands. Returns ``(cube (H, W, n), adapter description)``."""
     b = cube.shape[-1]
@@ -107,31 +122,27 @@ def adapt_bands(cube: np.ndarray, n: int) -> tuple[np.ndarray, str]:
         return cube, f"identity ({b} bands)"
     if b > n:
         return cube[..., :n], f"first {n} of {b} bands"
-    # linear interpolation of each spectrum from b samples to n samples on [0, 1]
-    src = np.linspace(0.0, 1.0, b)
-    dst = np.linspace(0.0, 1.0, n)
-    j = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, b - 2)
-    w = ((dst - src[j]) / (src[j + 1] - src[j])).astype(np.float32)
-    lo = cube[..., j].astype(np.float32)
-    hi = cube[..., j + 1].astype(np.float32)
-    return lo + (hi - lo) * w, f"linear interpolation {b} -> {n} bands"
+    return resample_bands(cube, n), f"linear interpolation {b} -> {n} bands"
 
 
-def prepare_bands(cube: np.ndarray, spec: BandSpec) -> tuple[np.ndarray, int | None, str]:
+def prepare_bands(cube: np.ndarray, spec: BandSpec, model_bands: int | None = None) -> tuple[np.ndarray, int | None, str]:
     """Apply a band spec as the CLI and app do.
 
     Returns ``(cube, model_bands, adapter)``: ``model_bands`` is None for ``all`` (model methods are
     skipped); for ``N`` the cube is adapted to N; for ``auto`` (all bands) or a range or list the
-    selection is adapted to the nearest shipped model size. (With ``auto`` the pipeline scores plain
-    RX on the unadapted cube; see :func:`fers.pipeline.detect`.)
+    selection is adapted to the nearest shipped model size, or to ``model_bands`` when given (a user's
+    checkpoint). (With ``auto`` the pipeline scores plain RX on the unadapted cube; see
+    :func:`fers.pipeline.detect`.)
     """
     if spec.kind == "all":
         return cube, None, f"none (all {cube.shape[-1]} bands)"
     if spec.kind == "count":
+        if model_bands is not None and model_bands != spec.count:
+            raise FersInputError(f"--bands {spec.count} but the weights are for {model_bands} bands")
         out, how = adapt_bands(cube, spec.count)
         return out, spec.count, how
     sub = select_bands(cube, spec)
-    n = nearest_model_bands(sub.shape[-1])
+    n = model_bands or nearest_model_bands(sub.shape[-1])
     out, how = adapt_bands(sub, n)
     if spec.kind == "auto":
         return out, n, f"auto: rx on all {cube.shape[-1]} bands; models on {how}"

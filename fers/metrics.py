@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from .errors import FersInputError
+from fers.errors import FersInputError
 
 
 def _check(scores, gt, name=None) -> tuple[np.ndarray, np.ndarray]:

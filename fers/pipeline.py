@@ -1,121 +1,28 @@
 """End-to-end detection: band spec -> normalisation -> feature enhancement -> detector maps -> AUCs.
 
-``detect(cube (H, W, B), gt (H, W) | None, bands="100")`` returns a :class:`DetectResult` with one
-``(H, W)`` float64 map per method:
-
-* ``rx``          detector on the normalised cube H                       (eq. 17)
-* ``spectral``    detector on H + F_spe                                   (eq. 19)
-* ``spatial``     detector on H + F_spa                                   (eq. 18)
-* ``fusion_add``  detector on H + F_spe + F_spa  (fusion B)               (eq. 23)
-* ``fusion_mult`` minmax(spatial) * minmax(spectral)  (fusion A)          (eq. 20-22)
-
-The detector is global RX (default), local RX (``lrx``, dual window) or an autoencoder (``ae``:
-methods ``ae`` on H and ``ae_enhanced`` on H + F_spe + F_spa). Model-based methods need a trained
+``detect(cube (H, W, B), gt (H, W) | None, bands="auto")`` returns a
+:class:`fers.result.DetectResult` with one ``(H, W)`` float64 map per method of
+:mod:`fers.methods` (the one table and recipe of eq. 17-23). Model-based methods need a trained
 enhancer for the adapted band count; when none is available they are skipped and ``notes`` says why.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from . import fusion
-from .bands import parse_band_spec, prepare_bands
-from .errors import FersInputError
-from .normalize import normalize_cube
-from .rx import rx
+from fers import methods as M
+from fers.bands import parse_band_spec, prepare_bands
+from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
+from fers.enhance import BACKENDS, ModelUnavailable, make_enhancer
+from fers.errors import FersInputError
+from fers.normalize import normalize_cube
+from fers.result import DetectResult
 
-BACKENDS = ("torch", "onnx")
-DETECTORS = ("rx", "lrx", "ae")
-AE_METHODS = ("ae", "ae_enhanced")
 LARGE_PIXELS = 1_000_000  # this many pixels or more: streamed path (fers.large); lrx / ae refused
 LARGE_MEMMAP_BYTES = 512 * 2**20  # a memory-mapped cube whose float32 copy would exceed this: streamed too
-_ENHANCERS: dict = {}
-
-
-@dataclass
-class DetectResult:
-    """Output of :func:`detect`. ``maps``: method -> ``(H, W)`` float64; ``auc``/``auc3d``: method ->
-    float / dict of 3-D ROC areas (None without GT); ``seconds``: stage -> wall time; ``cube_used``:
-    the normalised ``(H, W, N)`` cube the detectors saw (see ``cube_used_normalized``)."""
-
-    maps: dict
-    auc: dict | None
-    auc3d: dict | None
-    seconds: dict
-    band_adapter: str
-    model_bands: int | None
-    cube_used: np.ndarray
-    notes: list = field(default_factory=list)
-    detector: str = "rx"
-    backend: str = "torch"
-    bands: str = "auto"
-    cube_used_normalized: bool = True  # False on the streamed large-scene path (band-adapted input only)
-
-
-class ModelUnavailable(FersInputError):
-    """No trained enhancer for this band count / backend (weights or backend module missing)."""
-
-
-def make_enhancer(n_bands: int, backend: str = "torch"):
-    """Enhancer with ``.n_bands``, ``.config``, ``.enhance(h (H, W, N)) -> (f_spe, f_spa)`` for N bands.
-
-    ``torch``: ``TorchEnhancer(shipped_checkpoint(n))``; ``onnx``: ``OnnxEnhancer(*onnx_paths(n))``.
-    Cached per ``(n_bands, backend)``. Raises :class:`ModelUnavailable` when the backend module or the
-    weight files are missing.
-    """
-    if backend not in BACKENDS:
-        raise FersInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    cache_key = (int(n_bands), backend)
-    if cache_key in _ENHANCERS:
-        return _ENHANCERS[cache_key]
-    try:
-        if backend == "torch":
-            from .checkpoint import shipped_checkpoint
-            from .enhance_torch import TorchEnhancer
-
-            paths = [Path(shipped_checkpoint(n_bands))]
-            factory = lambda: TorchEnhancer(paths[0])  # noqa: E731
-        else:
-            from .onnx_backend import OnnxEnhancer, onnx_paths
-
-            paths = [Path(p) for p in onnx_paths(n_bands)]
-            factory = lambda: OnnxEnhancer(*paths)  # noqa: E731
-    except ImportError as e:
-        raise ModelUnavailable(f"{backend} backend not available ({e})") from None
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise ModelUnavailable(f"no {backend} model for {n_bands} bands (missing {', '.join(missing)})")
-    try:
-        enh = factory()
-    except (ImportError, OSError, RuntimeError, ValueError, KeyError) as e:
-        raise ModelUnavailable(f"cannot load the {backend} model for {n_bands} bands: {type(e).__name__}: {e}"
-                               ) from None
-    if int(getattr(enh, "n_bands", n_bands)) != int(n_bands):
-        raise ModelUnavailable(f"{backend} model file for {n_bands} bands has {enh.n_bands} bands")
-    _ENHANCERS[cache_key] = enh
-    return enh
-
-
-def _detector_fn(detector: str, windows):
-    """``cube (H, W, N) -> (H, W)`` scoring function for the chosen detector."""
-    if detector == "rx":
-        return rx
-    if detector == "lrx":
-        try:
-            from .lrx import local_rx
-        except ImportError:
-            raise FersInputError("detector lrx not available") from None
-        inner, outer = windows
-        return lambda c: local_rx(c, inner, outer)
-    try:
-        from .ae import ae_scores
-    except ImportError:
-        raise FersInputError("detector ae not available") from None
-    return lambda c: ae_scores(c, seed=0, threads=1)  # 1 torch thread: much faster than 2 on a busy CPU
+RX_ALL_BANDS_MAX_PIXELS = 250_000  # the extra all-band RX reference is computed on scenes up to this size
 
 
 def _check_args(cube, gt, backend, detector, windows, methods):
@@ -125,13 +32,8 @@ def _check_args(cube, gt, backend, detector, windows, methods):
         raise FersInputError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
     if cube.ndim != 3 or cube.shape[2] < 2:
         raise FersInputError(f"cube must be (H, W, B) with B >= 2, got shape {tuple(cube.shape)}")
-    try:
-        inner, outer = (int(w) for w in windows)
-    except (TypeError, ValueError):
-        raise FersInputError(f"windows must be two integers (inner, outer), got {windows!r}") from None
-    if detector == "lrx" and not (1 <= inner < outer and inner % 2 == 1 and outer % 2 == 1):
-        raise FersInputError(f"windows must be odd with 1 <= inner < outer, got {inner},{outer}")
-    allowed = AE_METHODS if detector == "ae" else fusion.METHODS
+    windows = parse_windows(windows)
+    allowed = M.methods_for(detector)
     if methods is not None:
         bad = [m for m in methods if m not in allowed]
         if bad:
@@ -141,23 +43,20 @@ def _check_args(cube, gt, backend, detector, windows, methods):
         g = np.asarray(gt)
         if g.shape != tuple(cube.shape[:2]):
             raise FersInputError(f"ground truth shape {g.shape} does not match the cube's (H, W) {cube.shape[:2]}")
-        if not np.any(g > 0):
-            raise FersInputError("ground truth has no anomaly pixel; an AUC cannot be computed")
-    return (inner, outer), list(methods) if methods is not None else list(allowed)
+    return windows, list(methods) if methods is not None else list(allowed)
 
 
-def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=(5, 15), methods=None) -> DetectResult:
+def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=DEFAULT_WINDOWS, methods=None,
+           weights=None, name: str = "") -> DetectResult:
     """Run every available method on ``cube (H, W, B)``; with ``gt (H, W)`` also their AUCs.
 
-    bands: ``auto`` (default: plain RX on all B bands; the models on the cube adapted to the nearest
-    shipped band count), ``all`` (no adaptation, model methods skipped), ``N`` (every method, plain RX
-    included, on the first N bands, or interpolated when B < N — as the paper's tables do),
-    ``START:STOP`` / ``i,j,k`` (then adapted to the nearest shipped model).
-    Large scenes (see :func:`is_large`) with the RX detector go through
-    :func:`fers.large.detect_large` (streamed statistics, tiled enhancement; ``notes`` says whether
-    the Spa-FEN was streamed exactly or tiled); their ``cube_used`` is then the band-adapted input,
-    not normalised (``cube_used_normalized`` False). Local RX and the AE are refused on scenes of
-    ``LARGE_PIXELS`` pixels or more (:class:`FersInputError`).
+    bands: the band-spec grammar of :mod:`fers.bands` (default ``auto``: plain RX on all B bands, the
+    models on the cube adapted to the nearest shipped band count; ``N`` runs every method, plain RX
+    included, on the adapted cube as the paper's tables do). ``weights``: a checkpoint to use instead
+    of the shipped models (the cube is then adapted to its band count). Large scenes (see
+    :func:`is_large`) with the RX detector are streamed (:mod:`fers.large`); local RX and the AE are
+    refused there. Ground truth without anomaly pixels gives the maps with ``auc`` None and
+    ``auc_note`` saying why.
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
@@ -166,18 +65,15 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
     sec: dict = {}
     spec = parse_band_spec(bands)
     t = time.perf_counter()
-    cube_b, model_bands, adapter = prepare_bands(cube, spec)
+    fixed = _weights_bands(weights) if weights else None
+    cube_b, model_bands, adapter = prepare_bands(cube, spec, model_bands=fixed)
     sec["prepare"] = time.perf_counter() - t
-    enh = _enhancer_or_note(model_bands, backend, any(m not in ("rx", "ae") for m in wanted), cube, notes)
+    need_model = any(M.BY_NAME[m].needs_model for m in wanted)
+    enh = _enhancer_or_note(model_bands, backend, need_model, cube, notes, weights)
+    f_spe = f_spa = None
+    if is_large(cube) and detector == "rx":
+        from fers.large import detect_large
 
-    large = is_large(cube)
-    detect_large = None
-    if large and detector == "rx":
-        try:
-            from .large import detect_large
-        except ImportError:
-            notes.append("large-scene path not available; scene processed in memory")
-    if detect_large is not None:
         maps, sec_large = detect_large(cube_b, enh, methods=wanted, notes=notes)
         sec.update(sec_large)
         h, normalized = cube_b, False
@@ -185,25 +81,62 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
         t = time.perf_counter()
         h, normalized = normalize_cube(cube_b), True
         sec["prepare"] += time.perf_counter() - t
-        # auto: the plain baseline is the detector on every band the user gave, not on the adapted
-        # cube, so the adapted-cube baseline is not computed at all
-        full_rx = spec.kind == "auto" and "rx" in wanted and cube_b.shape[2] != cube.shape[2]
-        maps = _maps_in_memory(h, enh, detector, windows, [m for m in wanted if not (full_rx and m == "rx")], sec)
-        if full_rx:
+        if enh is not None:
             t = time.perf_counter()
-            maps["rx"] = np.asarray(_detector_fn(detector, windows)(normalize_cube(cube)), np.float64)
-            sec["rx"] = time.perf_counter() - t
-            maps = {m: maps[m] for m in fusion.METHODS if m in maps}
+            f_spe, f_spa = enh.enhance(h)
+            sec["enhance"] = time.perf_counter() - t
+            if f_spa is None:
+                notes.append("the model has no Spa-FEN (a Spe-FEN-only checkpoint): spatial and fused methods skipped")
+        # auto: the plain baseline is the detector on every band the user gave, not on the adapted cube
+        full = spec.kind == "auto" and cube_b.shape[2] != cube.shape[2]
+        score = detector_fn(detector, windows)
 
-    aucs = auc3d = None
+        def timed(name, fn):
+            t0 = time.perf_counter()
+            out = fn()
+            sec[name] = time.perf_counter() - t0
+            return out
+
+        cubes = M.scored_cubes(wanted, M.available_terms(f_spe, f_spa))
+        maps = {}
+        if full:
+            maps = M.score_cubes(normalize_cube(cube), {}, {n: t for n, t in cubes.items() if not t}, score, timed)
+        rest = {n: t for n, t in cubes.items() if n not in maps}
+        maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, wanted)
+    res = DetectResult(maps=maps, auc=None, auc3d=None, seconds=sec, band_adapter=adapter, model_bands=model_bands,
+                       cube_used=h, notes=notes, detector=detector, backend=backend, bands=spec.describe(),
+                       cube_used_normalized=normalized, default_method=M.default_method(model_bands, maps),
+                       name=name, shape=tuple(cube.shape), weights=str(weights) if weights else "shipped",
+                       f_spe=f_spe, f_spa=f_spa)
     if gt is not None:
-        from .metrics import auc, auc_3d
+        _score(res, cube, gt, spec, detector)
+    return res
 
-        aucs = {m: auc(s, gt) for m, s in maps.items()}
-        auc3d = {m: auc_3d(s, gt) for m, s in maps.items()}
-    return DetectResult(maps=maps, auc=aucs, auc3d=auc3d, seconds=sec, band_adapter=adapter,
-                        model_bands=model_bands, cube_used=h, notes=notes, detector=detector,
-                        backend=backend, bands=spec.describe(), cube_used_normalized=normalized)
+
+def _score(res: DetectResult, cube, gt, spec, detector) -> None:
+    """AUCs of every map (and the all-band RX reference for a fixed band spec on small scenes)."""
+    from fers.metrics import auc, auc_3d
+
+    gt = np.asarray(gt)
+    if not np.any(gt > 0) or np.all(gt > 0):
+        res.auc_note = ("ground truth has no anomaly pixel" if not np.any(gt > 0)
+                        else "ground truth marks every pixel") + "; AUC not available"
+        return
+    res.auc = {m: auc(s, gt) for m, s in res.maps.items()}
+    res.auc3d = {m: auc_3d(s, gt) for m, s in res.maps.items()}
+    h, w = cube.shape[:2]
+    if spec.kind not in ("all", "auto") and detector == "rx" and h * w <= RX_ALL_BANDS_MAX_PIXELS:
+        # reference: plain RX on every original band (the usual "Original" column of HAD papers)
+        from fers.detectors.rx import rx
+
+        res.rx_all_bands_auc = auc(rx(normalize_cube(cube)), gt)
+
+
+def _weights_bands(weights) -> int:
+    """Band count of a user checkpoint (read from its config)."""
+    from fers.models.checkpoint import checkpoint_bands
+
+    return checkpoint_bands(weights)
 
 
 def is_large(cube) -> bool:
@@ -224,7 +157,7 @@ def _refuse_large(cube, detector: str) -> None:
                              f"{LARGE_PIXELS - 1}); crop the cube to a region of interest, or use --detector rx")
 
 
-def _enhancer_or_note(model_bands, backend, need_model, cube, notes):
+def _enhancer_or_note(model_bands, backend, need_model, cube, notes, weights=None):
     """The enhancer for ``model_bands``, or None with the reason appended to ``notes``."""
     if not need_model:
         return None
@@ -232,42 +165,7 @@ def _enhancer_or_note(model_bands, backend, need_model, cube, notes):
         notes.append(f"bands=all: no model for {cube.shape[2]} bands, model-based methods skipped")
         return None
     try:
-        return make_enhancer(model_bands, backend)
+        return make_enhancer(model_bands, backend, weights=weights)
     except ModelUnavailable as e:
         notes.append(f"{e}; model-based methods skipped")
         return None
-
-
-def _maps_in_memory(h, enh, detector, windows, wanted, sec) -> dict:
-    """Detector maps of ``h (H, W, N)`` and its enhanced versions (eq. 17-23), timing each stage."""
-    f_spe = f_spa = None
-    if enh is not None:
-        t = time.perf_counter()
-        f_spe, f_spa = (np.asarray(f, np.float32) for f in enh.enhance(h))
-        sec["enhance"] = time.perf_counter() - t
-    score = _detector_fn(detector, windows)
-    maps: dict = {}
-
-    def run(name, fn):
-        t0 = time.perf_counter()
-        maps[name] = np.asarray(fn(), dtype=np.float64)
-        sec[name] = time.perf_counter() - t0
-
-    if detector == "ae":
-        if "ae" in wanted:
-            run("ae", lambda: score(h))
-        if "ae_enhanced" in wanted and f_spe is not None:
-            run("ae_enhanced", lambda: score(h + f_spe + f_spa))
-        return maps
-    if "rx" in wanted:
-        run("rx", lambda: score(h))
-    if f_spe is not None:
-        if {"spectral", "fusion_mult"} & set(wanted):
-            run("spectral", lambda: score(h + f_spe))
-        if {"spatial", "fusion_mult"} & set(wanted):
-            run("spatial", lambda: score(h + f_spa))
-        if "fusion_add" in wanted:
-            run("fusion_add", lambda: score(h + f_spe + f_spa))
-        if "fusion_mult" in wanted:
-            run("fusion_mult", lambda: fusion.fusion_mult(maps["spatial"], maps["spectral"]))
-    return {m: maps[m] for m in fusion.METHODS if m in wanted and m in maps}

@@ -45,8 +45,8 @@ def verified_path(rel: str) -> Path:
 
 
 def load_verified_scene(rel: str):
-    """:class:`fers.io.Scene` of a checked data file, loaded once per test session."""
-    from fers.io import load_cube
+    """:class:`fers.io.cube.Scene` of a checked data file, loaded once per test session."""
+    from fers.io.cube import load_cube
 
     if rel not in _SCENES:
         _SCENES[rel] = load_cube(verified_path(rel))

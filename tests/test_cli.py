@@ -11,7 +11,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from .conftest import REPO, verified_path
+from tests.conftest import REPO, verified_path
 
 
 def run_fers(*args, timeout=240):
@@ -67,14 +67,28 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, rng):
     bad.write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 50)
     cube, gt = _scene(rng)
     np.save(tmp_path / "c.npy", cube)
-    cases = [("bench", bad, "--json"), ("detect", tmp_path / "c.npy", "--bands", "1:2:3"),
-             ("bench", tmp_path / "c.npy")]  # corrupt file, bad option, no ground truth for bench
+    cases = [("bench", bad), ("detect", tmp_path / "c.npy", "--bands", "1:2:3"),
+             ("bench", tmp_path / "c.npy"), ("detect", tmp_path / "c.npy", "--bogus"),
+             ("detect", tmp_path / "c.npy", "--windows", "4,9")]  # corrupt, bad spec, no GT, argparse errors
     for args in cases:
         r = run_fers(*args)
         assert r.returncode == 2, (args, r.stderr)
         lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fers: error:")]
-        assert len(lines) == 1 and "Traceback" not in r.stderr and r.stdout == "", (args, r.stderr)
-        assert str(args[1]) in lines[0] or "band spec" in lines[0]
+        assert len(lines) == 1 and "Traceback" not in r.stderr and "usage:" not in r.stderr, (args, r.stderr)
+        assert args[0] == "bench" or r.stdout == ""
+        assert str(args[1]) in lines[0] or any(w in lines[0] for w in ("band spec", "--bogus", "odd"))
+
+
+def test_bench_reports_a_bad_file_and_keeps_the_good_ones(tmp_path, rng):
+    bad = tmp_path / "broken.mat"
+    bad.write_bytes(b"MATLAB 5.0 MAT-file" + b"\x00" * 50)
+    cube, gt = _scene(rng)
+    scipy.io.savemat(tmp_path / "good.mat", {"data": cube, "map": gt.astype(np.uint8)})
+    r = run_fers("bench", bad, tmp_path / "good.mat", "--bands", "all", "--json")
+    assert r.returncode == 2, r.stderr
+    out = json.loads(r.stdout)
+    assert [s["name"] for s in out["scenes"]] == ["good"] and out["mean_auc"]["rx"] == out["scenes"][0]["auc"]["rx"]
+    assert len(out["errors"]) == 1 and out["errors"][0]["file"] == str(bad) and "cannot read" in out["errors"][0]["error"]
 
 
 def test_bench_airport1_rx_auc_all_and_default_bands():

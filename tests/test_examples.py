@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fers.checkpoint import shipped_checkpoint
-from fers.io import load_cube
+from fers.methods import METHODS
+
+from fers.enhance.paths import shipped_checkpoint
+from fers.io.cube import load_cube
 from fers.metrics import auc
 from fers.normalize import normalize_cube
 from fers.pipeline import detect
-from fers.rx import rx
+from fers.detectors.rx import rx
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fers" / "examples"
 # plain global RX AUC on all bands, from ../shared/data/README.md
@@ -39,6 +41,6 @@ def test_shipped_weights_beat_plain_rx_with_both_fusions(scene):
     if not shipped_checkpoint(200).is_file():
         pytest.skip(f"{shipped_checkpoint(200)} not present")
     res = detect(scene.cube, scene.gt, bands="200", backend="torch")
-    assert set(res.auc) == {"rx", "spectral", "spatial", "fusion_add", "fusion_mult"}, res.notes
+    assert set(res.auc) == set(METHODS), res.notes
     assert all(np.isfinite(m).all() for m in res.maps.values())
     assert res.auc["fusion_add"] > res.auc["rx"] and res.auc["fusion_mult"] > res.auc["rx"], res.auc

@@ -8,12 +8,14 @@ import types
 import numpy as np
 import pytest
 
+import fers.enhance
+
 import fers.pipeline as pl
-from fers import fusion
+import fers.methods as fusion
 from fers.errors import FersInputError
 from fers.metrics import auc
 from fers.normalize import normalize_cube
-from fers.rx import rx
+from fers.detectors.rx import rx
 
 
 class FakeEnhancer:
@@ -41,7 +43,7 @@ def scene(rng):
 def fake(monkeypatch):
     made = {}
 
-    def make(n, backend="torch"):
+    def make(n, backend="torch", **kw):
         made.setdefault((n, backend), FakeEnhancer(n))
         return made[(n, backend)]
 
@@ -65,12 +67,12 @@ def test_all_methods_match_fusion_equations(scene, fake):
     assert res.model_bands == 20 and "interpolation 12 -> 20" in res.band_adapter
     assert res.cube_used.shape == (16, 14, 20) and np.abs(res.cube_used).max() <= 0.1 + 1e-6
     f_spe, f_spa = FakeEnhancer(20).enhance(res.cube_used)
-    expect = fusion.all_method_maps(res.cube_used, f_spe, f_spa)
+    expect = fusion.method_maps(res.cube_used, f_spe, f_spa)
     assert list(res.maps) == list(fusion.METHODS)
     for m in fusion.METHODS:
         np.testing.assert_allclose(res.maps[m], expect[m], rtol=1e-10, err_msg=m)
     assert set(res.auc) == set(fusion.METHODS) and set(res.auc3d) == set(fusion.METHODS)
-    assert {"prepare", "enhance", "rx", "spectral", "spatial", "fusion_add", "fusion_mult"} <= set(res.seconds)
+    assert {"prepare", "enhance", "rx", "spectral", "spatial", "fusion_add"} <= set(res.seconds)
     pl.detect(cube, gt, bands="20")
     assert fake[(20, "torch")].calls == 2 and len(fake) == 1
 
@@ -85,15 +87,15 @@ def test_method_subset_and_band_range(scene, fake):
 
 
 def test_missing_model_is_a_note_not_an_error(scene, monkeypatch, tmp_path):
-    import fers.checkpoint as ck
+    import fers.models.checkpoint as ck
 
-    monkeypatch.setattr(ck, "shipped_checkpoint", lambda n: tmp_path / f"none_b{n}.pt")
-    pl._ENHANCERS.clear()
+    monkeypatch.setenv("FERS_WEIGHTS", str(tmp_path))
+    fers.enhance._ENHANCERS.clear()
     with pytest.raises(pl.ModelUnavailable, match="no torch model for 50 bands"):
         pl.make_enhancer(50, "torch")
     res = pl.detect(scene[0], scene[1], bands="50")
     assert list(res.maps) == ["rx"] and any("no torch model" in n for n in res.notes)
-    monkeypatch.setitem(sys.modules, "fers.onnx_backend", None)  # backend module absent
+    monkeypatch.setitem(sys.modules, "fers.enhance.onnx_backend", None)  # backend module absent
     with pytest.raises(pl.ModelUnavailable, match="onnx backend not available"):
         pl.make_enhancer(50, "onnx")
     with pytest.raises(FersInputError, match="unknown backend"):
@@ -101,12 +103,12 @@ def test_missing_model_is_a_note_not_an_error(scene, monkeypatch, tmp_path):
 
 
 def test_make_enhancer_loads_and_caches_a_real_checkpoint(scene, monkeypatch, tmp_path):
-    ck = pytest.importorskip("fers.checkpoint")
-    pytest.importorskip("fers.enhance_torch")
+    ck = pytest.importorskip("fers.models.checkpoint")
+    pytest.importorskip("fers.enhance.torch_backend")
     spe, spa = ck.build_fens(16)
     ck.save_fens(tmp_path / "fers_b16.pt", spe, spa, ck.default_config(16))
-    monkeypatch.setattr(ck, "shipped_checkpoint", lambda n: tmp_path / f"fers_b{n}.pt")
-    pl._ENHANCERS.clear()
+    monkeypatch.setenv("FERS_WEIGHTS", str(tmp_path))
+    fers.enhance._ENHANCERS.clear()
     try:
         enh = pl.make_enhancer(16, "torch")
         assert enh.n_bands == 16 and pl.make_enhancer(16, "torch") is enh
@@ -114,13 +116,13 @@ def test_make_enhancer_loads_and_caches_a_real_checkpoint(scene, monkeypatch, tm
         assert list(res.maps) == list(fusion.METHODS)
         assert all(np.isfinite(m).all() for m in res.maps.values())
     finally:
-        pl._ENHANCERS.clear()
+        fers.enhance._ENHANCERS.clear()
 
 
 def test_input_errors(scene, fake):
     cube, gt = scene
-    with pytest.raises(FersInputError, match="no anomaly pixel"):
-        pl.detect(cube, np.zeros_like(gt))
+    empty = pl.detect(cube, np.zeros_like(gt), bands="all")  # maps still come, AUC marked unavailable
+    assert list(empty.maps) == ["rx"] and empty.auc is None and "no anomaly pixel" in empty.auc_note
     with pytest.raises(FersInputError, match="does not match"):
         pl.detect(cube, gt[:5])
     with pytest.raises(FersInputError, match="unknown detector"):
@@ -137,29 +139,29 @@ def test_detector_dispatch(scene, fake, monkeypatch):
     cube, gt = scene
     calls = []
     fake_lrx = types.SimpleNamespace(local_rx=lambda c, i, o: calls.append((c.shape, i, o)) or c[..., 0] * 1.0)
-    monkeypatch.setitem(sys.modules, "fers.lrx", fake_lrx)
+    monkeypatch.setitem(sys.modules, "fers.detectors.lrx", fake_lrx)
     res = pl.detect(cube, gt, bands="12", detector="lrx", windows=(3, 7))
     assert list(res.maps) == list(fusion.METHODS) and len(calls) == 4 and calls[0] == ((16, 14, 12), 3, 7)
     np.testing.assert_array_equal(res.maps["rx"], res.cube_used[..., 0])
     fake_ae = types.SimpleNamespace(ae_scores=lambda c, seed=0, threads=None: np.abs(c).sum(axis=2) * threads)
-    monkeypatch.setitem(sys.modules, "fers.ae", fake_ae)
+    monkeypatch.setitem(sys.modules, "fers.detectors.ae", fake_ae)
     res = pl.detect(cube, gt, bands="12", detector="ae")
     assert list(res.maps) == ["ae", "ae_enhanced"]
     np.testing.assert_allclose(res.maps["ae"], np.abs(res.cube_used).sum(axis=2))  # called with threads=1
-    monkeypatch.setitem(sys.modules, "fers.ae", None)
+    monkeypatch.setitem(sys.modules, "fers.detectors.ae", None)
     with pytest.raises(FersInputError, match="detector ae not available"):
         pl.detect(cube, detector="ae")
 
 
 def test_local_rx_detector_runs_for_real(scene):
-    pytest.importorskip("fers.lrx")
+    pytest.importorskip("fers.detectors.lrx")
     cube, gt = scene
     res = pl.detect(cube, gt, bands="all", detector="lrx", windows=(3, 7))
     assert list(res.maps) == ["rx"] and np.isfinite(res.maps["rx"]).all() and res.detector == "lrx"
 
 
 def test_large_scenes_take_the_streamed_path(scene, fake, tmp_path, monkeypatch):
-    pytest.importorskip("fers.large")
+    pytest.importorskip("fers.large.scene")
     cube, gt = scene
     np.save(tmp_path / "c.npy", cube)
     mm = np.load(tmp_path / "c.npy", mmap_mode="r")
@@ -177,7 +179,7 @@ def test_large_scenes_take_the_streamed_path(scene, fake, tmp_path, monkeypatch)
 
 
 def test_large_threshold_is_inclusive_and_notes_say_how(scene, fake, monkeypatch):
-    pytest.importorskip("fers.large")
+    pytest.importorskip("fers.large.scene")
     cube, gt = scene
     monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14 + 1)
     assert not pl.is_large(cube)
@@ -185,7 +187,7 @@ def test_large_threshold_is_inclusive_and_notes_say_how(scene, fake, monkeypatch
     assert pl.is_large(cube)
     res = pl.detect(cube, gt, bands="12")
     assert not res.cube_used_normalized
-    assert any(n.startswith("large scene:") for n in res.notes)  # how fers.large computed the features
+    assert any(n.startswith("large scene:") for n in res.notes)  # how fers.large.scene computed the features
 
 
 @pytest.mark.parametrize("detector", ["lrx", "ae"])
@@ -196,8 +198,8 @@ def test_local_rx_and_ae_refused_on_large_scenes(scene, fake, monkeypatch, detec
         calls.append(c.shape)
         return c[..., 0] * 1.0
 
-    monkeypatch.setitem(sys.modules, "fers.lrx", types.SimpleNamespace(local_rx=fake_detector))
-    monkeypatch.setitem(sys.modules, "fers.ae", types.SimpleNamespace(ae_scores=fake_detector))
+    monkeypatch.setitem(sys.modules, "fers.detectors.lrx", types.SimpleNamespace(local_rx=fake_detector))
+    monkeypatch.setitem(sys.modules, "fers.detectors.ae", types.SimpleNamespace(ae_scores=fake_detector))
     monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14)
     with pytest.raises(FersInputError, match="not supported on large scenes .*crop") as e:
         pl.detect(cube, gt, bands="12", detector=detector, windows=(3, 7))

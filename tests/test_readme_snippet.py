@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fers.checkpoint import shipped_checkpoint
-from fers.io import load_cube
+from fers.enhance.paths import shipped_checkpoint
+from fers.io.cube import load_cube
 from fers.metrics import auc
 from fers.pipeline import detect
 
@@ -29,9 +29,9 @@ def _snippet() -> str:
 def test_readme_embedding_snippet_matches_pipeline(tmp_path):
     if not shipped_checkpoint(50).is_file():
         pytest.skip(f"{shipped_checkpoint(50)} not present")
-    from fers.onnx_backend import onnx_paths
+    from fers.enhance.paths import find_onnx
 
-    spe, spa = (str(p) for p in onnx_paths(50))
+    spe, spa = (str(p) for p in find_onnx(50))
     scene = load_cube(REPO / "fers" / "examples" / "abu-urban-3.mat")
     np.save(tmp_path / "scene.npy", scene.cube)
     code = _snippet()

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Scratch outputs (background patches, training runs) live in the git-ignored runs/ folder of the repo.
-RUNS_DIR = Path(__file__).resolve().parents[1] / "runs"
+from fers.enhance.paths import cache_dir
+
+# Scratch outputs (background patches, training runs) live in the user cache, never in the repository.
+RUNS_DIR = cache_dir() / "runs"
 # format tag of a stage-1 file (pruned Spe-FEN + its config), written by train_spectral, read by train_spatial
 STAGE1_FORMAT = "fers-stage1-v1"
 
@@ -20,10 +22,11 @@ class DataConfig:
     """Where the background patches come from (HAD100 layout)."""
 
     data: str = str(RUNS_DIR / "had100_bg")
-    sensor: str = "aviris"
+    sensor: str = "all"  # comma-separated train/ sub-folders, or all of them
     patch: int = 32
     val_fraction: float = 0.1  # used only when the data folder has no val/ split
     augment: bool = True  # random flips / 90-degree rotations
+    spectral_aug: dict = field(default_factory=dict)  # SpectralAugConfig fields; empty = no spectral augmentation
 
 
 @dataclass
@@ -60,6 +63,8 @@ class RunConfig:
     backbone: str
     backbone_weights: str = "none"
     train_backbone: bool = False
+    deep: str = "backbone"  # stage 1 encoder layer2/3 (fers.models.ferd.FERDConfig.deep)
+    restart: bool = False  # ignore a last.pt of an earlier, interrupted run
     frn_width: int = 64
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -81,13 +86,20 @@ def add_common_args(ap) -> None:
     ap.add_argument("--sensor", default=DataConfig.sensor)
     ap.add_argument("--patch", type=int, default=DataConfig.patch)
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--no-spectral-aug", action="store_true", help="train on the canonical band layout only")
+    ap.add_argument("--restart", action="store_true", help="ignore a last.pt left by an earlier run")
     ap.add_argument("--out", type=Path, default=None)
 
 
 def run_config(a, stage: str, **extra) -> "RunConfig":
     """A :class:`RunConfig` from parsed :func:`add_common_args` options plus stage-specific fields."""
+    from dataclasses import asdict
+
+    from training.spectral_aug import SpectralAugConfig
+
+    spec = {} if a.no_spectral_aug else asdict(SpectralAugConfig())
     return RunConfig(stage=stage, n_bands=a.bands, backbone=a.backbone, backbone_weights=a.backbone_weights,
-                     data=DataConfig(a.data, a.sensor, a.patch, augment=not a.no_augment),
+                     data=DataConfig(a.data, a.sensor, a.patch, augment=not a.no_augment, spectral_aug=spec),
                      optim=OptimConfig(a.epochs, a.batch, a.lr, seed=a.seed, max_minutes=a.max_minutes,
                                        threads=a.threads, epoch_patches=a.epoch_patches),
-                     val=ValConfig(), **extra)
+                     val=ValConfig(), restart=a.restart, **extra)

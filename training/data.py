@@ -17,26 +17,29 @@ import torch
 
 from fers.bands import adapt_bands
 from fers.errors import FersInputError
-from fers.had100 import HAD100
+from fers.io.had100 import HAD100
 from fers.normalize import normalize_cube
 
-try:
-    from build_background import refuse_benchmark
-except ImportError:  # imported as training.data
-    from training.build_background import refuse_benchmark
+from training.build_background import refuse_benchmark
 
 
 @dataclass
 class PatchSet:
-    """``x (P, B, S, S)`` float32 normalised patches with their file names and scene names."""
+    """Raw patches ``(S, S, B_i)`` float32 at their native band counts, with file, scene and sensor names.
 
+    ``x`` is the canonical training view ``(P, N, S, S)``: every patch through ``adapt_bands`` and
+    ``normalize_cube`` exactly as at inference (validation uses it as is).
+    """
+
+    raw: list
     x: np.ndarray
     files: list
     scenes: list
+    sensors: list
 
 
 def dataset_root(data: Path) -> Path:
-    """The ``HAD100Dataset`` folder (resolved as :class:`fers.had100.HAD100` does); it must hold ``train/``."""
+    """The ``HAD100Dataset`` folder (resolved as :class:`fers.io.had100.HAD100` does); it must hold ``train/``."""
     try:
         root = HAD100(data).root
     except FersInputError:
@@ -56,46 +59,56 @@ def _center_crop(cube: np.ndarray, s: int) -> np.ndarray:
     return cube[r : r + s, c : c + s]
 
 
+def canonical(cube: np.ndarray, n_bands: int) -> np.ndarray:
+    """``(S, S, B)`` raw -> ``(N, S, S)`` float32 as at inference (band adapter, then normalisation)."""
+    cube, _ = adapt_bands(cube, n_bands)
+    return normalize_cube(cube).transpose(2, 0, 1)
+
+
 def load_patches(files: list, n_bands: int, patch: int) -> PatchSet:
-    """Read, crop to ``patch`` (files smaller than that are skipped), adapt and normalise."""
-    xs, kept = [], []
+    """Read and crop to ``patch`` (files smaller than that are skipped); the sensor is the folder name."""
+    raws, kept = [], []
     for f in files:
         refuse_benchmark(f.name)
         cube = np.load(f, allow_pickle=False)
         if cube.ndim != 3 or min(cube.shape[:2]) < patch:
             continue
-        cube, _ = adapt_bands(_center_crop(cube.astype(np.float32), patch), n_bands)
-        xs.append(normalize_cube(cube).transpose(2, 0, 1))
+        raws.append(np.ascontiguousarray(_center_crop(cube.astype(np.float32), patch)))
         kept.append(f)
-    if not xs:
+    if not raws:
         raise SystemExit(f"no usable {patch}x{patch} patches among {len(files)} files")
-    return PatchSet(np.stack(xs).astype(np.float32), [f.name for f in kept], [scene_of(f) for f in kept])
+    x = np.stack([canonical(r, n_bands) for r in raws]).astype(np.float32)
+    return PatchSet(raws, x, [f.name for f in kept], [scene_of(f) for f in kept], [f.parent.name for f in kept])
 
 
 def load_splits(data: Path, sensor: str, n_bands: int, patch: int, val_fraction: float = 0.1):
-    """``(train PatchSet, val PatchSet, description dict)`` split by scene."""
+    """``(train PatchSet, {val group: PatchSet}, description dict)``.
+
+    ``sensor`` is a comma-separated list of ``train/`` sub-folders (``all`` = every one). Validation
+    groups are the sub-folders of ``val/`` (held-out scenes of a training sensor, or a held-out
+    sensor); without ``val/`` the last ``val_fraction`` of the scenes form one group.
+    """
     root = dataset_root(data)
-    train_files = sorted((root / "train" / sensor).glob("*.npy"))
+    sensors = sorted(p.name for p in (root / "train").iterdir() if p.is_dir()) if sensor == "all" else sensor.split(",")
+    train_files = sorted(f for s in sensors for f in (root / "train" / s).glob("*.npy"))
     if not train_files:
         raise SystemExit(f"{root}/train/{sensor}: no .npy files")
-    val_dir = root / "val" / sensor
-    if val_dir.is_dir() and any(val_dir.glob("*.npy")):
-        val_files = sorted(val_dir.glob("*.npy"))
+    val_root = root / "val"
+    groups = sorted(p.name for p in val_root.iterdir() if p.is_dir() and any(p.glob("*.npy"))) if val_root.is_dir() else []
+    if groups:
+        val_sets = {g: sorted((val_root / g).glob("*.npy")) for g in groups}
     else:
         scenes = sorted({scene_of(f) for f in train_files})
         n_val = max(1, int(round(len(scenes) * val_fraction)))
         held = set(scenes[-n_val:])
-        val_files = [f for f in train_files if scene_of(f) in held]
+        val_sets = {"val": [f for f in train_files if scene_of(f) in held]}
         train_files = [f for f in train_files if scene_of(f) not in held]
     tr = load_patches(train_files, n_bands, patch)
-    va = load_patches(val_files, n_bands, patch)
-    desc = {"root": str(root), "sensor": sensor, "patch": patch,
-            "train_patches": len(tr.files), "val_patches": len(va.files),
-            "train_scenes": sorted(set(tr.scenes)), "val_scenes": sorted(set(va.scenes)),
-            "train_files": tr.files, "val_files": va.files}
-    manifest = root / "manifest.json"
-    if manifest.is_file():
-        desc["manifest"] = manifest.read_text()
+    va = {g: load_patches(files, n_bands, patch) for g, files in val_sets.items()}
+    # provenance without machine paths or file lists: scene names and patch counts per sensor
+    desc = {"sensors": sensors, "patch": patch, "train_patches": len(tr.files),
+            "train_scenes": {s: sorted({sc for sc, se in zip(tr.scenes, tr.sensors) if se == s}) for s in sensors},
+            "val_groups": {g: {"patches": len(v.files), "scenes": sorted(set(v.scenes))} for g, v in va.items()}}
     return tr, va, desc
 
 
@@ -106,3 +119,17 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     if int(torch.randint(0, 2, (1,), generator=gen)):
         x = torch.flip(x, dims=(3,))
     return x
+
+
+def batch_maker(ps: PatchSet, n_bands: int, spatial: bool, spectral: dict):
+    """``batch(idx, gen, rng) -> (n, N, S, S)`` tensor: training views (spectral augmentation with the
+    ``SpectralAugConfig`` fields in ``spectral``, if any) plus random flips / rotations when ``spatial``."""
+    from training.spectral_aug import SpectralAugConfig, training_view
+
+    cfg = SpectralAugConfig(**spectral) if spectral else None
+
+    def batch(idx, gen, rng):
+        xb = torch.from_numpy(np.stack([training_view(ps.raw[i], ps.x[i], n_bands, rng, cfg) for i in idx.tolist()]))
+        return augment(xb, gen) if spatial else xb
+
+    return batch

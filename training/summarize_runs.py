@@ -1,7 +1,7 @@
 """Print what is recorded inside checkpoints: validation curves, best epochs, wall times, sizes.
 
-    python training/summarize_runs.py weights/fers_b50.pt weights/fers_b100.pt weights/fers_b200.pt
-    python training/summarize_runs.py /path/to/stage1.pt      # a stage-1 checkpoint works too
+    python -m training.summarize_runs weights/fers_b50.pt weights/fers_b100.pt weights/fers_b200.pt
+    python -m training.summarize_runs /path/to/stage1.pt      # a stage-1 checkpoint works too
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Stage 2: train the spatial branch (Spa-FEN + FRN, eq. 5-16) against the frozen Spe-FEN teacher.
 
-    python training/train_spatial.py --bands 100 --spectral runs/spe_b100/stage1.pt [--epochs 60]
+    python -m training.train_spatial --bands 100 --spectral runs/spe_b100/stage1.pt [--epochs 60]
         [--backbone-weights none|imagenet] [--data DIR --sensor aviris] [--out weights/fers_b100.pt]
 
 The checkpoint with the best validation score (mean of the fusion_add and fusion_mult mean AUCs on
-validation patches with implanted targets) is written with ``fers.checkpoint.save_fens``: both
+validation patches with implanted targets) is written with ``fers.models.checkpoint.save_fens``: both
 inference FENs plus the full config (both stages' run configs, data, curves, wall times).
 """
 
@@ -17,17 +17,18 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import common  # noqa: F401  (puts the repo on sys.path)
+from training import common
 import torch
 
-from config import RUNS_DIR, STAGE1_FORMAT, RunConfig, add_common_args, run_config
-from data import augment, load_splits
+from training.config import RUNS_DIR, STAGE1_FORMAT, RunConfig, add_common_args, run_config
+from training.data import batch_maker, load_splits
 from fers.bands import ADAPTER_RULE
-from fers.checkpoint import load_checkpoint_dict, round_frozen_to_fp16, save_fens
+from fers.models.checkpoint import load_checkpoint_dict, round_frozen_to_fp16, save_fens
 from fers.models import FRN, SpaFEN, SpaFENConfig, SpeFEN, SpeFENConfig
 from fers.normalize import NORMALIZATION
-from losses import stage2_loss
-from validation import batched, implant_targets, method_aucs
+from training.losses import stage2_loss
+from training.spectral_aug import SpectralAugConfig
+from training.validation import batched, group_aucs, implant_groups
 
 
 
@@ -57,18 +58,16 @@ def parse(argv=None) -> tuple[RunConfig, Path, Path]:
 
 def train(cfg: RunConfig, spectral: Path, out: Path) -> dict:
     """Run stage 2 and save both FENs; returns the training record."""
-    t_start = time.time()
     device = common.setup(cfg.optim.seed, cfg.optim.threads)
     spe, s1cfg = load_stage1(spectral)
     if int(s1cfg["n_bands"]) != cfg.n_bands:
         raise SystemExit(f"{spectral}: stage-1 model has {s1cfg['n_bands']} bands, not {cfg.n_bands}")
     spe.to(device)
     tr, va, data_desc = load_splits(Path(cfg.data.data), cfg.data.sensor, cfg.n_bands, cfg.data.patch)
-    vx, vmask = implant_targets(va.x, va.scenes, (cfg.val.targets_min, cfg.val.targets_max), cfg.val.size_max,
-                                cfg.val.abundance, cfg.val.seed)
-    x_tr = torch.from_numpy(tr.x)
-    x_va = torch.from_numpy(vx).to(device)
-    f_spe_va = batched(spe, x_va)
+    groups = {k: (x.to(device), m) for k, (x, m) in
+              implant_groups(va, cfg.n_bands, cfg.val, SpectralAugConfig(**cfg.data.spectral_aug)
+                             if cfg.data.spectral_aug else None).items()}
+    f_spe_va = {id(x): batched(spe, x) for x, _ in groups.values()}
     spa = SpaFEN(SpaFENConfig(cfg.n_bands, backbone=cfg.backbone, backbone_init=cfg.backbone_weights))
     round_frozen_to_fp16(spa)
     frn = FRN(cfg.n_bands, cfg.frn_width)
@@ -77,7 +76,7 @@ def train(cfg: RunConfig, spectral: Path, out: Path) -> dict:
 
     def validate() -> dict:
         spa.eval()
-        v = method_aucs(x_va, vmask, f_spe=f_spe_va, f_spa=batched(spa, x_va))
+        v = group_aucs(groups, lambda x: (f_spe_va[id(x)], batched(spa, x)))
         v["score"] = 0.5 * (v["fusion_add"] + v["fusion_mult"])
         return v
 
@@ -87,16 +86,19 @@ def train(cfg: RunConfig, spectral: Path, out: Path) -> dict:
         f_spa = spa(xb)
         return stage2_loss(xb, frn(f_spe + f_spa), f_spe, f_spa)
 
-    rows, best = common.epoch_loop(cfg, x_tr, device, [spa, frn], step, validate, "score",
-                                   lambda: copy.deepcopy(spa.state_dict()), out, f"spatial b{cfg.n_bands}", augment)
+    rows, best = common.epoch_loop(cfg, len(tr.files), device, [spa, frn], step, validate, "score",
+                                   lambda: copy.deepcopy(spa.state_dict()), out, f"spatial b{cfg.n_bands}",
+                                   batch_maker(tr, cfg.n_bands, cfg.data.augment, cfg.data.spectral_aug),
+                                   resume=not cfg.restart)
     spa.load_state_dict(best["state"])
     record = {
-        "run": asdict(cfg), "data": {k: v for k, v in data_desc.items() if k != "manifest"}, "curve": rows,
+        "run": asdict(cfg), "data": data_desc, "curve": rows,
         "best_epoch": best["epoch"], "best_val_score": best["val"], "best_val": rows[best["epoch"]],
-        "epochs_run": len(rows) - 1, "wall_seconds": time.time() - t_start, "machine": common.machine(),
-        "spectral_checkpoint": str(spectral),
-        "selection": "max of (mean AUC fusion_add + mean AUC fusion_mult) / 2 on validation patches with "
-                     "implanted sub-pixel targets",
+        "epochs_run": len(rows) - 1, "wall_seconds": sum(r["seconds"] for r in rows), "machine": common.machine(),
+        "spectral_checkpoint": spectral.name,
+        "selection": "max over epochs of (fusion_add + fusion_mult) / 2, each the mean over validation groups "
+                     "(held-out AVIRIS scenes, held-out sensors, spectrally warped twins) of the mean AUC on "
+                     "patches with implanted sub-pixel targets",
     }
     config = {"n_bands": cfg.n_bands, "normalization": dict(NORMALIZATION), "band_adapter": ADAPTER_RULE,
               "training": {"stage1": s1cfg.get("stage1", {}), "stage2": record}}

@@ -4,8 +4,8 @@ losses or loops here): :class:`FERDNet` (stage 1) and :class:`FRN` (stage 2 deco
 All take and return ``(N, B, H, W)`` float tensors.
 """
 
-from .backbones import RESNETS, build_resnet, freeze  # noqa: F401
-from .ferd import FERDConfig, FERDNet  # noqa: F401
-from .frn import FRN  # noqa: F401
-from .spa_fen import SpaFEN, SpaFENConfig  # noqa: F401
-from .spe_fen import SpeFEN, SpeFENConfig  # noqa: F401
+from fers.models.backbones import RESNETS, build_resnet, freeze  # noqa: F401
+from fers.models.ferd import FERDConfig, FERDNet  # noqa: F401
+from fers.models.frn import FRN  # noqa: F401
+from fers.models.spa_fen import SpaFEN, SpaFENConfig  # noqa: F401
+from fers.models.spe_fen import SpeFEN, SpeFENConfig  # noqa: F401

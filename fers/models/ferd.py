@@ -24,9 +24,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .backbones import FrozenAwareModule, build_resnet, freeze, layer_channels
-from .blocks import CWL, FPL, ResidualBlock
-from .spe_fen import SpeFEN, SpeFENConfig
+from fers.models.backbones import FrozenAwareModule, build_layer1, build_resnet, freeze, layer_channels, light_deep_layers
+from fers.models.blocks import CWL, FPL, ResidualBlock
+from fers.models.spe_fen import SpeFEN, SpeFENConfig
 
 
 @dataclass
@@ -35,6 +35,9 @@ class FERDConfig:
 
     spe: SpeFENConfig
     train_backbone: bool = False
+    # encoder layer2/3: "backbone" = the ResNet's own; "light" = two random BasicBlock stages (128, 256 ch),
+    # used with the wide ImageNet layer1, whose deeper stages have no local ImageNet weights
+    deep: str = "backbone"
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int) -> nn.Sequential:
@@ -79,10 +82,14 @@ class FERDNet(FrozenAwareModule):
         super().__init__()
         self.cfg = cfg
         spe = cfg.spe.resolved()
-        r = build_resnet(spe.backbone, spe.backbone_init)
-        c1, c2, c3 = layer_channels(r.layer1), layer_channels(r.layer2), layer_channels(r.layer3)
+        if cfg.deep == "light":
+            self.layer1 = build_layer1(spe.backbone, spe.backbone_init)
+            self.layer2, self.layer3 = light_deep_layers(layer_channels(self.layer1))
+        else:
+            r = build_resnet(spe.backbone, spe.backbone_init)
+            self.layer1, self.layer2, self.layer3 = r.layer1, r.layer2, r.layer3
+        c1, c2, c3 = (layer_channels(m) for m in (self.layer1, self.layer2, self.layer3))
         self.cwl = CWL(spe.n_bands, spe.cwl_channels)
-        self.layer1, self.layer2, self.layer3 = r.layer1, r.layer2, r.layer3
         if not cfg.train_backbone:
             for layer in (self.layer1, self.layer2, self.layer3):
                 freeze(layer)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .blocks import ChannelAttention, ResidualBlock
+from fers.models.blocks import ChannelAttention, ResidualBlock
 
 
 class FRN(nn.Module):

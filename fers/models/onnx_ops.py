@@ -29,7 +29,7 @@ def _pool_matrix(n_in, n_out: int, like: torch.Tensor) -> torch.Tensor:
     return inside.to(like.dtype) / count[:, None]
 
 
-def _bilinear_matrix(n_in, n_out, like: torch.Tensor) -> torch.Tensor:
+def bilinear_matrix(n_in, n_out, like: torch.Tensor) -> torch.Tensor:
     """``(n_out, n_in)`` 1-D linear-interpolation matrix, align_corners=False (half-pixel centres,
     source index clamped at 0, upper neighbour clamped at ``n_in - 1``), as ``F.interpolate``."""
     d = torch.arange(n_out, device=like.device).to(like.dtype)
@@ -55,6 +55,6 @@ def adaptive_avg_pool2d(x: torch.Tensor, size: int) -> torch.Tensor:
 def resize_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Bilinear resize of ``x (N, C, h, w)`` to the spatial size of ``like (N, *, H, W)``
     (align_corners=False)."""
-    rh = _bilinear_matrix(x.shape[-2], like.shape[-2], x)  # (H, h)
-    rw = _bilinear_matrix(x.shape[-1], like.shape[-1], x)  # (W, w)
+    rh = bilinear_matrix(x.shape[-2], like.shape[-2], x)  # (H, h)
+    rw = bilinear_matrix(x.shape[-1], like.shape[-1], x)  # (W, w)
     return torch.matmul(torch.matmul(rh, x), rw.transpose(0, 1))

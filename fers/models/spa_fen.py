@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from . import onnx_ops
-from .backbones import FrozenAwareModule, build_resnet, freeze, layer_channels
-from .blocks import ChannelAttention
+from fers.models import onnx_ops
+from fers.models.backbones import FrozenAwareModule, build_resnet, freeze, layer_channels
+from fers.models.blocks import ChannelAttention
 
 
 @dataclass

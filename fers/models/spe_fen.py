@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from .backbones import FrozenAwareModule, build_resnet, layer_channels
-from .blocks import CWL, FPL, fpl_hidden
+from fers.models.backbones import FrozenAwareModule, build_layer1, layer_channels
+from fers.models.blocks import CWL, FPL, fpl_hidden
 
 
 @dataclass
@@ -41,7 +41,7 @@ class SpeFEN(FrozenAwareModule):
         super().__init__()
         self.cfg = cfg.resolved()
         if layer1 is None:
-            layer1 = build_resnet(self.cfg.backbone, self.cfg.backbone_init).layer1
+            layer1 = build_layer1(self.cfg.backbone, self.cfg.backbone_init)
         self.cwl = CWL(self.cfg.n_bands, self.cfg.cwl_channels)
         self.layer1 = layer1
         self.fpl = FPL(layer_channels(layer1), self.cfg.n_bands, self.cfg.fpl_hidden)

@@ -1,19 +1,19 @@
 """The FERS Gradio app: :func:`build_app` makes the Blocks, :func:`launch` serves it.
 
 Files: ``layout`` (page and wiring), ``callbacks`` (event handlers -> ``gr.Error`` on bad input),
-``inputs`` (uploads -> :func:`fers.io.load_cube`), ``results`` (maps, tables, downloads, API JSON),
+``inputs`` (uploads -> :func:`fers.io.cube.load_cube`), ``results`` (maps, tables, downloads, API JSON),
 ``analysis`` (threshold mask, pixel spectrum, PCA view), ``limits`` (upload / cube size limits),
 ``tempdirs`` (the only place the app writes).
 """
 
 import os
 
-from .limits import MAX_FILE_SIZE, max_file_size  # noqa: F401
+from fers.ui.limits import MAX_FILE_SIZE, max_file_size  # noqa: F401
 
 
 def build_app():
     """Build the Blocks app (does not start a server)."""
-    from .layout import build_app as _build
+    from fers.ui.layout import build_app as _build
 
     return _build()
 
@@ -24,11 +24,11 @@ def launch(server_name=None, server_port=None, **kwargs):
     Uploads above ``MAX_FILE_SIZE`` (500 MB, env ``FERS_APP_MAX_FILE_SIZE``) are refused by Gradio; cubes above
     :func:`fers.ui.limits.max_cube_values` are refused by the app with a message.
     """
-    from .tempdirs import app_temp_root
+    from fers.ui.tempdirs import app_temp_root
 
     # matplotlib's font cache goes to our temp dir too, unless the user chose a config dir
     os.environ.setdefault("MPLCONFIGDIR", str(app_temp_root() / "matplotlib"))
-    from .callbacks import EXAMPLES_DIR
+    from fers.ui.callbacks import EXAMPLES_DIR
 
     demo = build_app()
     demo.queue(default_concurrency_limit=1)

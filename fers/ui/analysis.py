@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import plots
-from ..errors import FersInputError
-from ..fusion import minmax
+import fers.ui.plots as plots
+from fers.errors import FersInputError
+from fers.methods import minmax
 
 
 def threshold_mask(score: np.ndarray, threshold: float) -> np.ndarray:
@@ -66,19 +66,15 @@ def spectrum_plot(cube: np.ndarray, row: int, col: int, wavelengths=None, gt=Non
     return plots.spectrum_figure(np.asarray(cube[row, col], dtype=np.float64), mean, std, title, wavelengths)
 
 
-def pca_figure(h: np.ndarray, gt, model_bands: int, backend: str, max_background: int = 3000):
-    """Fig. 9 view: PCA of H vs H + F_spe + F_spa; ``h`` is the normalised ``(H, W, N)`` cube that
-    :func:`fers.pipeline.detect` used (``DetectResult.cube_used``), enhanced by the same enhancer.
-    """
-    from ..pipeline import make_enhancer
-
-    if not model_bands:
-        raise FersInputError("the PCA view needs a model band count (50/100/200), not 'all bands'")
+def pca_figure(h: np.ndarray, f_spe, f_spa, gt, max_background: int = 3000):
+    """Fig. 9 view: PCA of H vs H + F_spe + F_spa, from the normalised ``(H, W, N)`` cube and the
+    features that :func:`fers.detect` computed (``DetectResult.cube_used`` / ``.f_spe`` / ``.f_spa``)."""
+    if f_spe is None:
+        raise FersInputError("the PCA view needs the enhanced features: run with a model band count "
+                             "(not 'all bands') on a scene that is not streamed")
     h = np.asarray(h, dtype=np.float32)
-    enhancer = make_enhancer(int(model_bands), backend)
-    f_spe, f_spa = enhancer.enhance(h)
     n = h.shape[-1]
     before = h.reshape(-1, n)
-    after = (h + f_spe + f_spa).reshape(-1, n)
+    after = (h + f_spe + (0 if f_spa is None else f_spa)).reshape(-1, n)
     is_anom = np.zeros(before.shape[0], dtype=bool) if gt is None else np.asarray(gt, dtype=bool).ravel()
     return plots.pca_scatter_figure(before, after, is_anom, max_background=max_background)

@@ -13,11 +13,14 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio import FileData
 
-from .. import plots
-from ..errors import FersInputError
-from . import analysis, results
-from .inputs import AUTO, NONE, load_scene, mat_key_choices, pick_cube_file, stage_cube_upload
+import fers.ui.plots as plots
+from fers import methods as M
+from fers.detectors import DEFAULT_WINDOWS, parse_windows
+from fers.errors import FersInputError
+from fers.ui import analysis, results
+from fers.ui.inputs import AUTO, NONE, load_scene, mat_key_choices, pick_cube_file, stage_cube_upload
 
 log = logging.getLogger("fers.app")
 
@@ -88,15 +91,6 @@ def band_spec_from_controls(mode: str, model_n, start, band_range: str) -> str:
     return str(n) if s == 0 else f"{s}:{s + n}"
 
 
-def windows_from_text(text: str) -> tuple[int, int]:
-    """``"5,15"`` -> ``(5, 15)`` (inner, outer window widths of local RX)."""
-    try:
-        inner, outer = (int(t) for t in str(text).replace(" ", "").split(","))
-    except ValueError:
-        raise FersInputError(f"windows {text!r}: write two odd widths 'inner,outer', e.g. 5,15") from None
-    return inner, outer
-
-
 def _key_updates(path):
     cubes, planes, desc = mat_key_choices(path) if path is not None else ([], [], "")
     cube_up = gr.update(choices=[AUTO] + cubes, value=AUTO, interactive=len(cubes) > 1)
@@ -118,16 +112,23 @@ def load_example(name: str):
     return ([str(path)], None) + _key_updates(path)
 
 
-def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows):
+def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows, weights=None):
     """Load and detect; ``result.seconds`` gets the loading time as its first stage, ``load``."""
-    from ..pipeline import detect
+    from fers.pipeline import detect
 
     t = time.perf_counter()
     scene = load_scene(stage_cube_upload(files), cube_key, gt_file, gt_key)
     load_s = time.perf_counter() - t
-    result = detect(scene.cube, scene.gt, bands=bands, backend=backend, detector=detector, windows=windows)
+    result = detect(scene.cube, scene.gt, bands=bands, backend=backend, detector=detector, windows=windows,
+                    weights=weights or None, name=scene.name)
     result.seconds = {"load": load_s, **result.seconds}
     return scene, result
+
+
+def _weights_path(upload, text) -> str | None:
+    """A user checkpoint: the uploaded ``.pt`` (wins), else a local path typed in the text box."""
+    path = getattr(upload, "name", upload) or (str(text).strip() if text else "")
+    return str(path) if path else None
 
 
 def _status(scene, result, bands, fused_name) -> str:
@@ -139,24 +140,28 @@ def _status(scene, result, bands, fused_name) -> str:
         f"preview bands R,G,B = {plots.rgb_band_indices(b, scene.wavelengths)}",
         f"**Bands** `{bands}` -> model bands: {result.model_bands or 'none'}; "
         f"**band adapter**: {html.escape(str(result.band_adapter))}",
-        f"**Detector** {result.detector}, **backend** {result.backend}, **fused map**: {fused_name} "
-        f"({plots.METHOD_TITLES.get(fused_name, fused_name)})",
+        f"**Detector** {result.detector}, **backend** {result.backend}, **weights** "
+        f"{html.escape(Path(result.weights).name if result.weights != 'shipped' else 'shipped')}, "
+        f"**fused map**: {fused_name} ({M.BY_NAME[fused_name].title if fused_name in M.BY_NAME else fused_name})",
         f"**Methods computed**: {', '.join(result.maps)}",
     ]
     if result.notes:
         lines.append("**Not available**: " + html.escape("; ".join(_plain(n) for n in result.notes)))
+    if result.auc_note:
+        lines.append("**AUC**: " + html.escape(result.auc_note))
     return "\n\n".join(lines)
 
 
 @user_errors
 def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_start, band_range, fusion_choice,
-                  backend, detector, windows_text, threshold):
+                  backend, detector, windows_text, threshold, weights_file=None, weights_text=""):
     """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order."""
     bands = band_spec_from_controls(band_mode, model_n, band_start, band_range)
-    windows = windows_from_text(windows_text) if detector == "lrx" else (5, 15)
-    scene, result = _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows)
-    gt = scene.gt
-    fused_name = results.fused_method(fusion_choice, result.model_bands)
+    windows = parse_windows(windows_text) if detector == "lrx" else DEFAULT_WINDOWS
+    scene, result = _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows,
+                            _weights_path(weights_file, weights_text))
+    gt = scene.gt if result.auc is not None else None
+    fused_name = results.fused_method(fusion_choice, result)
     note = "not computed:\n" + "\n".join(_plain(n) for n in result.notes) if result.notes else "not computed"
     maps = results.map_images(result, gt, fused_name, note)
     headers, rows = results.auc_rows(result)
@@ -169,8 +174,8 @@ def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_sta
     mask_src = fused_name if fused_name in result.maps else "rx"
     mask_img, mask_txt = analysis.mask_image(result.maps[mask_src], threshold, gt, mask_src)
     state = {"cube": scene.cube, "wavelengths": scene.wavelengths, "gt": gt, "maps": result.maps,
-             "mask_src": mask_src, "upscale": k, "cube_used": result.cube_used, "model_bands": result.model_bands,
-             "backend": result.backend, "name": scene.name}
+             "mask_src": mask_src, "upscale": k, "cube_used": result.cube_used, "f_spe": result.f_spe,
+             "f_spa": result.f_spa, "name": scene.name}
     return (_status(scene, result, bands, fused_name), preview, *maps, auc_table,
             results.roc_plot(result, gt), timing, files_out, mask_img, mask_txt, state)
 
@@ -197,22 +202,31 @@ def on_pca(state, max_background):
     """Analysis tab: the Fig. 9 PCA scatter before / after enhancement."""
     if not state:
         raise FersInputError("run a detection first (Results tab), then compute the PCA view")
-    fig = analysis.pca_figure(state["cube_used"], state["gt"], state["model_bands"], state["backend"],
-                              int(max_background))
+    fig = analysis.pca_figure(state["cube_used"], state["f_spe"], state["f_spa"], state["gt"], int(max_background))
     gt = state["gt"]
     note = ("no ground truth: every pixel is drawn as background" if gt is None else
             f"{int(np.count_nonzero(gt))} anomaly pixels (red), background subsampled to {int(max_background)}")
     return fig, note
 
 
+def api_detect(cube: FileData | list[FileData], gt: FileData | None = None, bands: str = "auto", fusion: str = "default (measured)",
+               backend: str = "onnx", detector: str = "rx", windows: str = "5,15", cube_key: str = "auto",
+               gt_key: str = "auto", weights: FileData | None = None) -> dict:
+    """Named endpoint ``/detect``: a cube file (the only required argument; ENVI: the ``.hdr`` and its data
+    file as a list) -> the result dict of ``fers detect --json`` plus ``fusion`` / ``fused_method``.
+
+    Defaults: no ground truth, bands ``auto``, the measured default fusion, the ONNX backend, global
+    RX, local-RX windows 5,15, automatic ``.mat`` keys, the shipped weights (or an uploaded ``.pt``).
+    """
+    return _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights)
+
+
 @user_errors
-def api_detect(cube_file, gt_file, cube_key, gt_key, bands, fusion, backend, detector, windows):
-    """Named endpoint ``/detect``: cube (+ GT) file -> JSON with AUCs, 3-D ROC areas and timings."""
-    bands = str(bands or "200").strip()
-    windows_t = windows_from_text(windows or "5,15")
-    scene, result = _detect(cube_file, cube_key or AUTO, gt_file, gt_key or AUTO, bands, backend or "onnx",
-                            detector or "rx", windows_t)
-    fused_name = results.fused_method(fusion or "paper default", result.model_bands)
-    settings = {"bands": bands, "fusion": fusion or "paper default", "backend": result.backend,
-                "detector": result.detector, "windows": list(windows_t)}
-    return results.summary_json(result, scene, settings, fused_name, [_plain(n) for n in result.notes])
+def _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights):
+    path = lambda f: None if f is None else (f.get("path") if isinstance(f, dict) else str(f))  # noqa: E731
+    files = [path(f) for f in cube] if isinstance(cube, list) else [path(cube)]
+    windows_t = parse_windows(windows or "5,15")
+    key = lambda k: AUTO if (k or "auto").strip().lower() in ("auto", AUTO) else k  # noqa: E731
+    scene, result = _detect(files, key(cube_key), path(gt), key(gt_key), str(bands or "auto").strip(),
+                            backend or "onnx", detector or "rx", windows_t, path(weights))
+    return results.summary_json(result, fusion)

@@ -1,4 +1,4 @@
-"""Turning the app's uploads into a loaded scene (all reading goes through :mod:`fers.io`).
+"""Turning the app's uploads into a loaded scene (all reading goes through :mod:`fers.io.cube`).
 
 * :func:`pick_cube_file` checks an upload and picks its cube file; :func:`stage_cube_upload` also copies an
   ENVI header and its data file side by side into a private temp dir so the reader finds the pair.
@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FersInputError
-from .limits import check_cube_size
-from .tempdirs import new_run_dir
+from fers.errors import FersInputError
+from fers.io.formats import CUBE_FILE_EXTS, GT_EXTS
+from fers.ui.limits import check_cube_size
+from fers.ui.tempdirs import new_run_dir
 
-CUBE_EXTS = (".mat", ".npy", ".hdr", ".tif", ".tiff")
-GT_EXTS = (".png", ".mat", ".npy", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg")
 AUTO = "(auto)"
 NONE = "(none)"
 
@@ -51,7 +50,7 @@ def pick_cube_file(files) -> Path:
             raise FersInputError("ENVI header uploaded alone; upload the .hdr together with its data file",
                                  path=headers[0].name)
         return headers[0]
-    cubes = [p for p in paths if p.suffix.lower() in CUBE_EXTS]
+    cubes = [p for p in paths if p.suffix.lower() in CUBE_FILE_EXTS]
     if len(paths) > 1:
         raise FersInputError(
             f"{len(paths)} files uploaded; upload one cube file (or an ENVI .hdr together with its data file)")
@@ -79,7 +78,7 @@ def stage_cube_upload(files) -> Path:
 
 def mat_key_choices(path) -> tuple[list[str], list[str], str]:
     """``(cube key choices, GT key choices, description)`` for a ``.mat`` file; non-.mat -> empty lists."""
-    from ..io import list_mat_keys
+    from fers.io.cube import list_mat_keys
 
     path = Path(path)
     if path.suffix.lower() != ".mat":
@@ -93,7 +92,7 @@ def mat_key_choices(path) -> tuple[list[str], list[str], str]:
 
 def _mat_precheck(path: Path, key) -> None:
     """Refuse an oversized ``.mat`` cube from its header alone, before loading it."""
-    from ..io import list_mat_keys
+    from fers.io.cube import list_mat_keys
 
     keys = list_mat_keys(path)
     shapes = {k: s for k, s, _ in keys if len(s) == 3}
@@ -108,12 +107,12 @@ def _key_or_none(value):
 
 
 def load_scene(cube_path, key=None, gt_file=None, gt_key=None):
-    """Load ``(H, W, B)`` cube and optional GT via :func:`fers.io.load_cube`; returns its ``Scene``.
+    """Load ``(H, W, B)`` cube and optional GT via :func:`fers.io.cube.load_cube`; returns its ``Scene``.
 
     ``gt_key`` names a GT array inside the cube's own ``.mat`` (used when no separate GT file is given);
     ``(none)`` ignores a GT stored in the cube file.
     """
-    from ..io import load_cube
+    from fers.io.cube import load_cube
 
     cube_path = Path(cube_path)
     key = _key_or_none(key)

@@ -4,11 +4,12 @@ API endpoint ``/detect`` (hidden components, callable with ``gradio_client``).
 
 import gradio as gr
 
-from . import callbacks as cb
-from .inputs import AUTO, NONE
+from fers.ui import callbacks as cb
+from fers.io.formats import CUBE_EXTS, GT_EXTS
+from fers.ui.inputs import AUTO, NONE
 
-CUBE_TYPES = [".mat", ".npy", ".hdr", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".tif", ".tiff"]
-GT_TYPES = [".png", ".mat", ".npy", ".tif", ".tiff", ".bmp"]
+CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS})
+GT_TYPES = list(GT_EXTS)
 
 INTRO = """# FERS — hyperspectral anomaly detection
 Background feature enhancement ("Rebellious Student"): a spectral (FERD) and a spatial network
@@ -37,13 +38,19 @@ def _inputs(c: dict) -> None:
         c["band_start"] = gr.Number(value=0, precision=0, minimum=0, label="Subset starts at band", min_width=120)
     c["band_range"] = gr.Textbox(value="0:100", label="Band range START:STOP (adapted to the nearest model)",
                                  visible=False, elem_id="band-range")
-    c["fusion"] = gr.Radio(list(cb.results.FUSION_CHOICES), value="paper default",
-                           label="Fusion (paper default: A for 50 bands, B otherwise)")
+    c["fusion"] = gr.Radio(list(cb.results.FUSION_CHOICES), value=cb.results.DEFAULT_CHOICE,
+                           label="Fused map (default: measured on cross-sensor validation; paper default: "
+                                 "A for 50 bands, B otherwise)")
     with gr.Row():
         c["backend"] = gr.Radio(["onnx", "torch"], value="onnx", label="Backend", min_width=120)
         c["detector"] = gr.Radio(list(cb.DETECTORS), value="rx", label="Detector", min_width=160)
     c["windows"] = gr.Textbox(value="5,15", label="Local RX windows inner,outer (odd widths)", visible=False,
                               elem_id="windows")
+    with gr.Accordion("Your own weights (optional)", open=False):
+        c["weights_file"] = gr.File(label="FERS checkpoint (.pt)", file_count="single", file_types=[".pt"],
+                                    elem_id="weights-file", height=100)
+        c["weights_text"] = gr.Textbox(label="or a checkpoint path on this machine", value="",
+                                       elem_id="weights-text")
     c["run"] = gr.Button("Detect anomalies", variant="primary", elem_id="run-btn")
 
 
@@ -96,18 +103,11 @@ def _analysis_tab(c: dict) -> None:
                             format="png")
 
 
-def _api(c: dict) -> None:
-    """Hidden inputs of the ``/detect`` endpoint (for gradio_client; not shown in the page)."""
-    with gr.Column(visible=False):
-        inputs = [gr.File(label="cube_file", file_count="multiple"), gr.File(label="gt_file", file_count="single"),
-                  gr.Textbox(label="cube_key", value=AUTO), gr.Textbox(label="gt_key", value=AUTO),
-                  gr.Textbox(label="bands", value="200"), gr.Textbox(label="fusion", value="paper default"),
-                  gr.Textbox(label="backend", value="onnx"), gr.Textbox(label="detector", value="rx"),
-                  gr.Textbox(label="windows", value="5,15")]
-        out = gr.JSON(label="result")
-        btn = gr.Button("api")
-    btn.click(cb.api_detect, inputs, out, api_name="detect",
-              api_description="Cube file (+ optional GT) -> AUCs, 3-D ROC areas, timings as JSON")
+def _api() -> None:
+    """The named endpoint ``/detect``: a typed function (``gr.api``); only the cube is required."""
+    gr.api(cb.api_detect, api_name="detect",
+           api_description="Cube file (+ optional ground truth, bands, fusion, backend, detector, windows, keys, "
+                           "weights) -> the result dict of `fers detect --json`")
 
 
 def build_app() -> gr.Blocks:
@@ -123,14 +123,15 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Analysis"):
                 _analysis_tab(c)
         c["state"] = gr.State(None)
-        _api(c)
+        _api()
         _wire(c)
     return demo
 
 
 def _wire(c: dict) -> None:
     run_inputs = [c[k] for k in ("cube_files", "cube_key", "gt_file", "gt_key", "band_mode", "model_n", "band_start",
-                                 "band_range", "fusion", "backend", "detector", "windows", "threshold")]
+                                 "band_range", "fusion", "backend", "detector", "windows", "threshold",
+                                 "weights_file", "weights_text")]
     run_outputs = [c[k] for k in cb.RUN_OUTPUTS]
     busy = c["status"]  # progress / error badge only on the status line, not on every output
     c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private", show_progress_on=busy)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import FersInputError
+from fers.errors import FersInputError
 
 MAX_FILE_SIZE = "500MB"
 DEFAULT_MAX_CUBE_VALUES = 40_000_000

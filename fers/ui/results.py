@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-from .. import plots
-from .tempdirs import new_run_dir
+import fers.ui.plots as plots
+from fers import methods as M
+from fers.ui.tempdirs import new_run_dir
 
 # The four map slots of the page: (slot title, method names that can fill it, in order of preference).
 SLOTS = (
@@ -22,20 +23,23 @@ SLOTS = (
     ("Spatial", ("spatial",)),
     ("Fused", None),  # filled with the chosen fusion method
 )
-SHORT_FUSED = {"fusion_add": "Fused B (additive)", "fusion_mult": "Fused A (multiplicative)"}
 AUC3D_LABELS = {"auc_pd_tau": "AUC(D,tau)", "auc_pf_tau": "AUC(F,tau)", "auc_td": "AUC_TD", "auc_bs": "AUC_BS",
                 "auc_snpr": "AUC_SNPR", "auc_tdbs": "AUC_TDBS", "auc_odp": "AUC_ODP"}
-FUSION_CHOICES = {"paper default": None, "A (multiplicative)": "fusion_mult", "B (additive)": "fusion_add"}
+DEFAULT_CHOICE = "default (measured)"
+# fusion radio: label -> method name (None: resolved per run by default_method / the paper's rule)
+FUSION_CHOICES = {DEFAULT_CHOICE: None, M.PAPER_DEFAULT: None,
+                  **{M.BY_NAME[m].short: m for m in M.FUSIONS}}
 
 
-def fused_method(choice: str, model_bands) -> str:
-    """Method name shown in the fused slot: A -> ``fusion_mult``, B -> ``fusion_add``, default per paper."""
-    from ..fusion import paper_default_fusion
-
-    name = FUSION_CHOICES.get(choice)
-    if name is None:
-        name = paper_default_fusion(int(model_bands)) if model_bands else "fusion_add"
-    return name
+def fused_method(choice: str | None, result) -> str:
+    """Method name shown in the fused slot for a fusion ``choice`` (a label of :data:`FUSION_CHOICES`
+    or a method name): the measured default, the paper's rule (A for 50 bands, B otherwise), or a fusion."""
+    choice = choice or DEFAULT_CHOICE
+    if choice in M.FUSIONS:
+        return choice
+    if choice == M.PAPER_DEFAULT:
+        return M.paper_default_fusion(int(result.model_bands)) if result.model_bands else "fusion_add"
+    return FUSION_CHOICES.get(choice) or result.default_method
 
 
 def _num(v):
@@ -61,10 +65,14 @@ def auc_rows(result, digits: int | None = 4, describe: bool = False) -> tuple[li
     headers += [AUC3D_LABELS.get(k, str(k)) for k in extra]
     rows = []
     for name in result.maps:
-        row = [name] + ([plots.METHOD_TITLES.get(name, name)] if describe else []) + [_round(aucs.get(name), digits)]
+        row = [name] + ([_title(name)] if describe else []) + [_round(aucs.get(name), digits)]
         row += [_round((auc3d.get(name) or {}).get(k), digits) for k in extra]
         rows.append(row)
     return headers, rows
+
+
+def _title(name: str) -> str:
+    return M.BY_NAME[name].title if name in M.BY_NAME else name
 
 
 def _round(v, nd=4):
@@ -93,7 +101,7 @@ def map_images(result, gt, fusion_name: str, unavailable_note: str) -> list[np.n
         if name is None:
             fig = plots.placeholder_figure(title + tag, unavailable_note)
         else:
-            label = SHORT_FUSED.get(name, name) if title == "Fused" else title
+            label = f"Fused: {M.BY_NAME[name].short}" if title == "Fused" and name in M.BY_NAME else title
             fig = plots.score_map_figure(np.asarray(result.maps[name]), label + tag, gt, aucs.get(name))
         out.append(plots.fig_to_rgb(fig))
     return out
@@ -103,30 +111,26 @@ def roc_plot(result, gt):
     """ROC curves of every method (None without GT)."""
     if gt is None or not np.any(gt):
         return None
-    from ..metrics import auc as auc_fn
-    from ..metrics import roc_curve_points
+    from fers.metrics import auc as auc_fn
+    from fers.metrics import roc_curve_points
 
     curves = {}
     for name, m in result.maps.items():
         pts = roc_curve_points(np.asarray(m), gt)
         fpr, tpr = pts[0], pts[1]
         a = (getattr(result, "auc", None) or {}).get(name)
-        curves[plots.METHOD_TITLES.get(name, name)] = (fpr, tpr, a if a is not None else auc_fn(m, gt))
+        curves[_title(name)] = (fpr, tpr, a if a is not None else auc_fn(m, gt))
     return plots.roc_figure(curves)
 
 
 def write_downloads(result, gt, scene_name: str) -> list[str]:
-    """Write ``<scene>_maps.npz`` (every score map ``score_<method>``, plus ``gt``) and ``<scene>_results.csv``
-    (full-precision AUC table, then the timing table) into a new temp dir."""
+    """Write ``<scene>_maps.npz`` (:meth:`fers.result.DetectResult.save_npz`: every map, ``gt``, ``meta``)
+    and ``<scene>_results.csv`` (full-precision AUC table, then the timing table) into a new temp dir."""
     headers, rows = auc_rows(result, digits=None, describe=True)
     timing = timing_rows(result, digits=None)
     out = new_run_dir("downloads")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in scene_name) or "scene"
-    npz = out / f"{safe}_maps.npz"
-    arrays = {f"score_{k}": np.asarray(v, dtype=np.float64) for k, v in result.maps.items()}
-    if gt is not None:
-        arrays["gt"] = np.asarray(gt, dtype=bool)
-    np.savez_compressed(npz, **arrays)
+    npz = result.save_npz(out / f"{safe}_maps.npz", gt=gt)
     csv_path = out / f"{safe}_results.csv"
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
@@ -138,23 +142,11 @@ def write_downloads(result, gt, scene_name: str) -> list[str]:
     return [str(npz), str(csv_path)]
 
 
-def summary_json(result, scene, settings: dict, fusion_name: str, unavailable: list[str]) -> dict:
-    """The ``detect`` API's answer: AUCs, 3-D ROC areas, timings and what was run."""
-    auc3d = {k: {kk: _num(vv) for kk, vv in (d or {}).items()} for k, d in (getattr(result, "auc3d", None)
-                                                                             or {}).items()}
-    out = {
-        "scene": scene.name,
-        "shape": [int(s) for s in scene.cube.shape],
-        "settings": settings,
-        "band_adapter": str(getattr(result, "band_adapter", "")),
-        "model_bands": getattr(result, "model_bands", None),
-        "methods": list(result.maps),
-        "unavailable": unavailable,
-        "fused_method": fusion_name if fusion_name in result.maps else None,
-        "aucs": {k: _num(v) for k, v in (getattr(result, "auc", None) or {}).items()},
-        "auc3d": auc3d,
-        "seconds": {k: _num(v) for k, v in (getattr(result, "seconds", None) or {}).items()},
-        "has_gt": scene.gt is not None,
-    }
+def summary_json(result, fusion_choice: str | None) -> dict:
+    """The ``/detect`` API's answer: :meth:`fers.result.DetectResult.to_dict` (the CLI's ``--json``)
+    plus the fusion asked for and the method shown in the fused slot."""
+    out = result.to_dict()
+    fused = fused_method(fusion_choice, result)
+    out.update(fusion=fusion_choice or DEFAULT_CHOICE, fused_method=fused if fused in result.maps else None)
     json.dumps(out)  # must be plain JSON
     return out

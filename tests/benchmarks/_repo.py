@@ -1,10 +1,6 @@
-"""Put the repository root (and export/) on ``sys.path`` so a benchmark runs as
-``python tests/benchmarks/bench_x.py`` from anywhere. Import it first: ``import _repo``."""
+"""The repository root, for benchmarks run as ``python tests/benchmarks/bench_x.py`` (the package itself
+is installed by ``pip install -r requirements.txt``, editable)."""
 
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-for _p in (REPO, REPO / "export"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))

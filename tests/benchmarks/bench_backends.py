@@ -6,7 +6,7 @@
 Per band count N: a 100x100xN cube (abu-airport-1 adapted to N when ../shared/data is there, else a
 synthetic cube), median wall time over ``--runs`` runs (after one warm-up) in one process of:
 each FEN alone (torch vs ORT with several session options) and the full detection
-(both FENs + the four RX maps + fusion A, i.e. ``fers.fusion.all_method_maps``). Uses the shipped
+(both FENs + the four RX maps + fusion A, i.e. ``fers.methods.method_maps``). Uses the shipped
 ``weights/fers_b{N}.pt`` (and its ONNX files, exported if missing) when present, else a random-init
 model of the same architecture exported to a temp folder (same cost per call).
 """
@@ -20,19 +20,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from _repo import REPO  # noqa: E402  (puts the repo and export/ on sys.path)
+from _repo import REPO  # noqa: E402
 
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
 from fers.bands import parse_band_spec, prepare_bands  # noqa: E402
-from fers.checkpoint import build_fens, default_config, save_fens, shipped_checkpoint  # noqa: E402
-from fers.enhance_torch import TorchEnhancer  # noqa: E402
-from fers.fusion import all_method_maps  # noqa: E402
+from fers.models.checkpoint import build_fens, default_config, save_fens, shipped_checkpoint  # noqa: E402
+from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
+from fers.methods import method_maps  # noqa: E402
 from fers.normalize import normalize_cube  # noqa: E402
-from fers.onnx_backend import CPU, OnnxEnhancer  # noqa: E402
-from fers.onnx_export import ensure_onnx, export_checkpoint  # noqa: E402
+from fers.enhance.onnx_backend import CPU, OnnxEnhancer  # noqa: E402
+from fers.enhance.export import ensure_onnx, export_checkpoint  # noqa: E402
 
 ABU1 = REPO.parent / "shared" / "data" / "abu" / "abu-airport-1.mat"
 
@@ -72,14 +72,15 @@ def model_files(n: int, tmp: Path):
 
 
 def detector_file(pt: Path, tmp: Path) -> Path:
-    import to_onnx
+    from fers.enhance.detector_graph import export_detector
+    from fers.enhance.export import OPSET
 
-    return to_onnx.export_detector(pt, tmp, to_onnx.OPSET, "dynamo")
+    return export_detector(pt, tmp, OPSET, "dynamo")
 
 
 def cube_for(n: int) -> tuple[np.ndarray, str]:
     if ABU1.is_file():
-        from fers.io import load_cube
+        from fers.io.cube import load_cube
 
         c, _, _ = prepare_bands(load_cube(ABU1).cube, parse_band_spec(str(n)))
         return normalize_cube(c), "abu-airport-1"
@@ -145,7 +146,7 @@ def main() -> None:
                 print(f"  {name:<26} Spe-FEN {a:.4f}  Spa-FEN {b:.4f}")
             o_enh = OnnxEnhancer(spe_path, spa_path, providers=[CPU], threads=args.threads)
             for name, enh in (("torch", t_enh), ("onnx", o_enh)):
-                full = median_time(lambda: all_method_maps(h, *enh.enhance(h)), args.runs)
+                full = median_time(lambda: method_maps(h, *enh.enhance(h)), args.runs)
                 only = median_time(lambda: enh.enhance(h), args.runs)
                 print(f"  full detection {name:<6} {full:.4f}  (of which enhance both FENs {only:.4f})")
             if args.detector:

@@ -8,11 +8,11 @@ Usage:
    chunk by chunk into a temporary ``.npy`` with ``np.lib.format.open_memmap`` -- never whole in RAM.
 2. Runs detection in a child process and prints its wall time and peak RSS
    (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``):
-   * ``--via api`` (default): ``fers.io.load_cube(path, mmap=True)`` then
-     ``fers.large.detect_large`` (streaming min/max, Spe-FEN tiles + exact streamed Spa-FEN,
+   * ``--via api`` (default): ``fers.io.cube.load_cube(path, mmap=True)`` then
+     ``fers.large.scene.detect_large`` (streaming min/max, Spe-FEN tiles + exact streamed Spa-FEN,
      two-pass streaming global RX of H, H+F_spe, H+F_spa, H+F_spe+F_spa, fusion A);
    * ``--via cli``: ``python -m fers detect BIG.npy --bands N`` (whatever the CLI does with it).
-   Without ``--weights`` the FENs are random-init (``fers.checkpoint.build_fens``): same
+   Without ``--weights`` the FENs are random-init (``fers.models.checkpoint.build_fens``): same
    architecture and cost as trained ones, so time and memory are representative, the maps are not.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _repo import REPO  # noqa: E402  (puts the repo on sys.path)
+from _repo import REPO  # noqa: E402
 
 
 def write_cube(path: Path, size: int, bands: int, seed: int = 0, chunk: int = 50) -> None:
@@ -57,9 +57,9 @@ def child(path: str, weights: str | None, tile: int, overlap: int) -> None:
     """Detection through the library on a memory-mapped cube (runs in the measured child process)."""
     import torch
 
-    from fers.enhance_torch import TorchEnhancer
-    from fers.io import load_cube
-    from fers.large import detect_large
+    from fers.enhance.torch_backend import TorchEnhancer
+    from fers.io.cube import load_cube
+    from fers.large.scene import detect_large
 
     t0 = time.perf_counter()
     scene = load_cube(path, mmap=True)
@@ -67,7 +67,7 @@ def child(path: str, weights: str | None, tile: int, overlap: int) -> None:
     if weights:
         enh = TorchEnhancer(weights, device="cpu")
     else:
-        from fers.checkpoint import build_fens, default_config
+        from fers.models.checkpoint import build_fens, default_config
 
         torch.manual_seed(0)
         cfg = default_config(n)

@@ -1,4 +1,4 @@
-"""Speed and agreement of our global RX (fers.rx.rx) against spectral.rx on a real ABU scene.
+"""Speed and agreement of our global RX (fers.detectors.rx.rx) against spectral.rx on a real ABU scene.
 
 Usage (from the repo root)::
 
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _repo import REPO  # noqa: E402  (puts the repo on sys.path)
+from _repo import REPO  # noqa: E402
 
-from fers.io import load_cube  # noqa: E402
+from fers.io.cube import load_cube  # noqa: E402
 from fers.metrics import auc  # noqa: E402
-from fers.rx import rx  # noqa: E402
+from fers.detectors.rx import rx  # noqa: E402
 
 
 def check_sha(path: Path) -> str:
@@ -68,7 +68,7 @@ def main() -> None:
     threads = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if os.environ.get(k)}
     print(f"scene {path.name} {cube.shape} {cube.dtype} ({sha}); {a.repeats} repeats; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, threads env {threads or 'default'}")
-    print(f"fers.rx      median {mo * 1e3:8.2f} ms  best {min(ours_t) * 1e3:8.2f} ms  AUC {a_o:.6f}")
+    print(f"fers.detectors.rx      median {mo * 1e3:8.2f} ms  best {min(ours_t) * 1e3:8.2f} ms  AUC {a_o:.6f}")
     print(f"spectral.rx  median {ms * 1e3:8.2f} ms  best {min(theirs_t) * 1e3:8.2f} ms  AUC {a_s:.6f}")
     print(f"speed ratio (spectral / ours, medians): {ms / mo:.2f}x   (best/best {min(theirs_t) / min(ours_t):.2f}x)")
     print(f"|AUC difference|: {abs(a_o - a_s):.2e}   max relative score difference: "

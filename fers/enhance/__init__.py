@@ -1,0 +1,73 @@
+"""Feature enhancement: the two FENs (paper eq. 4 and 8) behind one interface.
+
+An enhancer has ``.n_bands``, ``.config`` and ``.enhance(h (H, W, N)) -> (F_spe, F_spa)`` (each
+``(H, W, N)`` float32; ``F_spa`` is None for a Spe-FEN-only checkpoint). Backends:
+
+* ``torch``: :class:`fers.enhance.torch_backend.TorchEnhancer` on a ``.pt`` checkpoint;
+* ``onnx``: :class:`fers.enhance.onnx_backend.OnnxEnhancer` on the two ``.onnx`` files (no torch).
+
+File locations: :mod:`fers.enhance.paths`; exporting: :mod:`fers.enhance.export` (explicit only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fers.errors import FersInputError
+
+BACKENDS = ("torch", "onnx")
+_ENHANCERS: dict = {}
+
+
+class ModelUnavailable(FersInputError):
+    """No trained enhancer for this band count / backend (weights or backend module missing)."""
+
+
+def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_missing: bool = False):
+    """The enhancer for ``n_bands`` (cached per ``(n_bands, backend, weights)``).
+
+    ``weights``: a checkpoint ``.pt`` to use instead of the shipped one (its band count must be
+    ``n_bands``). ``onnx`` uses the shipped ONNX files (or the user cache); with ``build_missing``, or
+    with ``weights``, missing or outdated ONNX files are first exported into the user cache (needs
+    PyTorch). Raises :class:`ModelUnavailable` when the backend or the files are missing.
+    """
+    if backend not in BACKENDS:
+        raise FersInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    key = (int(n_bands), backend, str(weights) if weights else None)
+    if key in _ENHANCERS:
+        return _ENHANCERS[key]
+    from fers.enhance.paths import find_onnx, shipped_checkpoint
+
+    ckpt = Path(weights) if weights else shipped_checkpoint(n_bands)
+    try:
+        if backend == "torch":
+            from fers.enhance.torch_backend import TorchEnhancer
+
+            paths = [ckpt]
+            factory = lambda: TorchEnhancer(paths[0])  # noqa: E731
+        else:
+            from fers.enhance.onnx_backend import OnnxEnhancer
+
+            if weights or build_missing:
+                from fers.enhance.export import ensure_onnx
+
+                paths = list(ensure_onnx(n_bands, checkpoint=ckpt))
+            else:
+                paths = list(find_onnx(n_bands))
+            factory = lambda: OnnxEnhancer(*paths)  # noqa: E731
+    except ImportError as e:
+        raise ModelUnavailable(f"{backend} backend not available ({e})") from None
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise ModelUnavailable(f"no {backend} model for {n_bands} bands (missing {', '.join(missing)})")
+    try:
+        enh = factory()
+    except FersInputError:
+        raise
+    except (ImportError, OSError, RuntimeError, ValueError, KeyError) as e:
+        raise ModelUnavailable(f"cannot load the {backend} model for {n_bands} bands: {type(e).__name__}: {e}"
+                               ) from None
+    if int(getattr(enh, "n_bands", n_bands)) != int(n_bands):
+        raise ModelUnavailable(f"{backend} model file for {n_bands} bands has {enh.n_bands} bands")
+    _ENHANCERS[key] = enh
+    return enh

@@ -1,0 +1,174 @@
+"""MATLAB ``.mat`` reading: v4/v5/v7 through :mod:`scipy.io`, v7.3 (HDF5) through :mod:`h5py`.
+
+Cubes come back ``(H, W, B)`` as MATLAB shows them. HDF5 stores MATLAB's column-major arrays with
+the axes reversed, so every v7.3 array is transposed (``arr.T``) on reading.
+
+Key choice: the cube is the only 3-D numeric array (or the one named by ``key``); the ground truth
+is the 2-D array whose shape is the cube's ``(H, W)`` (ABU files use ``data`` / ``map``). When that
+is ambiguous a :class:`~fers.errors.FersInputError` lists the candidates and asks for a key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fers.errors import FersInputError
+from fers.io.formats import why
+
+# Names that mark an array as the anomaly map when several 2-D arrays fit the cube's (H, W).
+GT_NAMES = ("map", "gt", "groundtruth", "ground_truth", "mask", "hsi_gt", "label", "labels", "anomaly_map")
+WAVELENGTH_NAMES = ("wavelength", "wavelengths", "wl", "wavelength_nm", "lambda", "centers")
+
+_NUMERIC_KINDS = "biuf"
+
+
+def is_hdf5_mat(path) -> bool:
+    """True for a v7.3 (HDF5) MAT-file; v7.3 files carry a 512-byte userblock before the HDF5 data."""
+    import h5py
+
+    try:
+        return bool(h5py.is_hdf5(str(path)))
+    except OSError:
+        return False
+
+
+def list_mat_keys(path) -> list[tuple[str, tuple, str]]:
+    """``[(key, shape, dtype), ...]`` of the variables in a ``.mat`` file, without loading them.
+
+    Shapes are as MATLAB shows them (v7.3 shapes are reversed back). ``dtype`` is a NumPy dtype name
+    for v7.3 files and the MATLAB class (``uint16``, ``double``, ``logical``, ...) for v5 files.
+    """
+    path = Path(path)
+    if is_hdf5_mat(path):
+        import h5py
+
+        out = []
+        try:
+            with h5py.File(path, "r") as f:
+                for name, obj in f.items():
+                    if isinstance(obj, h5py.Dataset) and not name.startswith("#"):
+                        dt = obj.dtype
+                        cls = obj.attrs.get("MATLAB_class", None)
+                        if isinstance(cls, bytes):
+                            cls = cls.decode("ascii", "replace")
+                        label = "logical" if cls == "logical" else str(dt)
+                        out.append((name, tuple(reversed(obj.shape)), label))
+        except Exception as e:  # corrupt HDF5 structure
+            raise FersInputError(f"cannot read MATLAB v7.3 (HDF5) file: {type(e).__name__}: {e}", path) from None
+        return out
+    import scipy.io
+
+    try:
+        info = scipy.io.whosmat(str(path))
+    except Exception as e:
+        raise FersInputError(f"cannot read MATLAB file (corrupt, truncated or not a .mat): {why(e)}", path) from None
+    return [(name, tuple(int(s) for s in shape), str(cls)) for name, shape, cls in info]
+
+
+_NUMERIC_CLASSES = {
+    "double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "logical",
+}
+
+
+def is_numeric_label(label: str) -> bool:
+    if label in _NUMERIC_CLASSES:
+        return True
+    try:
+        return np.dtype(label).kind in _NUMERIC_KINDS
+    except TypeError:
+        return False
+
+
+def choose_keys(path, keys, key=None, gt_key=None) -> tuple[str, str | None, str | None]:
+    """Pick ``(cube_key, gt_key or None, wavelength_key or None)`` from :func:`list_mat_keys` output."""
+    numeric = [(k, s, d) for k, s, d in keys if is_numeric_label(d)]
+    names = [k for k, _, _ in keys]
+    if key is not None:
+        if key not in names:
+            raise FersInputError(f"no variable {key!r} in the file; variables: {format_keys(keys)}", path)
+        shape = dict((k, s) for k, s, _ in keys)[key]
+        if len(shape) != 3:
+            raise FersInputError(f"variable {key!r} has shape {shape}; a cube needs 3 dimensions (H, W, B)", path)
+        cube_key = key
+    else:
+        cubes = [k for k, s, _ in numeric if len(s) == 3]
+        if not cubes:
+            raise FersInputError(f"no 3-D array (H, W, B) in the file; variables: {format_keys(keys)}", path)
+        if len(cubes) > 1:
+            raise FersInputError(
+                f"several 3-D arrays ({', '.join(cubes)}); choose one with key=... (--key); variables: {format_keys(keys)}",
+                path,
+            )
+        cube_key = cubes[0]
+    cube_shape = dict((k, s) for k, s, _ in keys)[cube_key]
+    hw, nb = tuple(cube_shape[:2]), cube_shape[2]
+
+    chosen_gt = choose_gt_key(path, keys, hw, exclude=cube_key, gt_key=gt_key)
+    wl = [k for k, s, _ in numeric if k.lower() in WAVELENGTH_NAMES and int(np.prod(s)) == nb]
+    return cube_key, chosen_gt, (wl[0] if wl else None)
+
+
+def choose_gt_key(path, keys, shape=None, exclude=None, gt_key=None) -> str | None:
+    """The ground-truth variable among :func:`list_mat_keys` output: ``gt_key`` when given (checked),
+    else the one numeric 2-D array of the cube's ``shape`` (H, W), else the one such array with a
+    usual GT name (:data:`GT_NAMES`); None when there is none; an error when several are equally likely."""
+    if gt_key is not None:
+        if gt_key not in [k for k, _, _ in keys]:
+            raise FersInputError(f"no variable {gt_key!r} in the file; variables: {format_keys(keys)}", path)
+        return gt_key
+    fits = [k for k, s, d in keys if len(s) == 2 and is_numeric_label(d) and k != exclude
+            and (shape is None or tuple(s) == tuple(shape))]
+    named = [k for k in fits if k.lower() in GT_NAMES]
+    if len(fits) == 1:
+        return fits[0]
+    if len(named) == 1:
+        return named[0]
+    if not fits:
+        return None
+    raise FersInputError(f"several 2-D arrays{'' if shape is None else f' of the cube size {tuple(shape)}'} "
+                         f"({', '.join(fits)}); choose the ground truth with gt_key=... (--gt-key)", path)
+
+
+def format_keys(keys) -> str:
+    return ", ".join(f"{k} {tuple(s)} {d}" for k, s, d in keys) or "none"
+
+
+def read_mat_arrays(path, names) -> dict:
+    """Load the named variables ``{name: ndarray}`` (v7.3 arrays transposed back to MATLAB order)."""
+    path = Path(path)
+    names = [n for n in names if n is not None]
+    if is_hdf5_mat(path):
+        import h5py
+
+        out = {}
+        try:
+            with h5py.File(path, "r") as f:
+                for n in names:
+                    obj = f[n]
+                    arr = obj[()]
+                    if arr.dtype.names:  # MATLAB complex: compound (real, imag)
+                        raise FersInputError(f"variable {n!r} is complex; a real-valued cube is needed", path)
+                    out[n] = np.asarray(arr).T
+        except FersInputError:
+            raise
+        except Exception as e:
+            raise FersInputError(f"cannot read MATLAB v7.3 (HDF5) file (corrupt or truncated): {why(e)}",
+                                 path) from None
+        return out
+    import scipy.io
+
+    try:
+        d = scipy.io.loadmat(str(path), variable_names=names, squeeze_me=False)
+    except Exception as e:
+        raise FersInputError(f"cannot read MATLAB file (corrupt or truncated): {why(e)}", path) from None
+    missing = [n for n in names if n not in d]
+    if missing:
+        raise FersInputError(f"cannot read variable(s) {', '.join(missing)} (file truncated or corrupt?)", path)
+    for n in names:
+        if np.iscomplexobj(d[n]):
+            raise FersInputError(f"variable {n!r} is complex; a real-valued cube is needed", path)
+        if d[n].dtype.kind not in _NUMERIC_KINDS:
+            raise FersInputError(f"variable {n!r} is not a numeric array (MATLAB {d[n].dtype})", path)
+    return {n: d[n] for n in names}

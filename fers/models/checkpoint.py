@@ -1,0 +1,137 @@
+"""Save / load the two inference FENs and their configuration in one ``.pt`` file.
+
+File layout (a plain dict, loaded with ``torch.load(weights_only=True)``)::
+
+    {"format": "fers-fens-v1", "config": {...}, "spe_fen": state_dict, "spa_fen": state_dict,
+     "fp16_keys": {"spe_fen": [...], "spa_fen": [...]}}
+
+``config`` holds ``n_bands``, ``spe`` / ``spa`` architecture dicts (:class:`SpeFENConfig`,
+:class:`SpaFENConfig`), ``normalization``, ``band_adapter`` and a free-form ``training`` record.
+Frozen backbone tensors are stored as float16 and restored to float32 on load (training rounds
+them to float16 values first, so the stored model is the trained one bit for bit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from fers.bands import ADAPTER_RULE
+from fers.errors import FersInputError
+from fers.models.spa_fen import SpaFEN, SpaFENConfig
+from fers.models.spe_fen import SpeFEN, SpeFENConfig
+from fers.normalize import NORMALIZATION
+
+FORMAT = "fers-fens-v1"
+
+
+def default_config(n_bands: int, spe_backbone: str = "resnet18", spa_backbone: str = "resnet18") -> dict:
+    """A complete config for random-init models with ``n_bands`` bands."""
+    return {
+        "n_bands": int(n_bands),
+        "spe": asdict(SpeFENConfig(int(n_bands), backbone=spe_backbone).resolved()),
+        "spa": asdict(SpaFENConfig(int(n_bands), backbone=spa_backbone)),
+        "normalization": dict(NORMALIZATION),
+        "band_adapter": ADAPTER_RULE,
+        "training": {},
+    }
+
+
+def build_fens(config: dict | int) -> tuple[SpeFEN, SpaFEN]:
+    """Random-init ``(SpeFEN, SpaFEN)`` from a config dict (or a band count), backbones init 'none'."""
+    if not isinstance(config, dict):
+        config = default_config(int(config))
+    spe_cfg = SpeFENConfig(**{**config["spe"], "backbone_init": "none"})
+    spa_cfg = SpaFENConfig(**{**config["spa"], "backbone_init": "none"})
+    return SpeFEN(spe_cfg), SpaFEN(spa_cfg)
+
+
+def frozen_keys(module: torch.nn.Module) -> list[str]:
+    """State-dict keys of float tensors inside submodules marked frozen (see ``models.backbones.freeze``)."""
+    keys = []
+    sd = module.state_dict()
+    for name, sub in module.named_modules():
+        if getattr(sub, "_fers_frozen", False):
+            prefix = f"{name}." if name else ""
+            keys += [k for k in sd if k.startswith(prefix) and sd[k].is_floating_point()]
+    return sorted(set(keys))
+
+
+def round_frozen_to_fp16(module: torch.nn.Module) -> None:
+    """Round frozen float tensors to float16-representable values in place (before training)."""
+    sd = module.state_dict()
+    with torch.no_grad():
+        for k in frozen_keys(module):
+            sd[k].copy_(sd[k].half().float())
+
+
+def _pack(module: torch.nn.Module) -> tuple[dict, list[str]]:
+    half = frozen_keys(module)
+    sd = {k: (v.detach().cpu().half() if k in half else v.detach().cpu().clone()) for k, v in module.state_dict().items()}
+    return sd, half
+
+
+def save_fens(path, spe: SpeFEN, spa: SpaFEN, config: dict) -> Path:
+    """Write both FENs and ``config`` (must contain ``spe``/``spa`` dicts) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spe_sd, spe_half = _pack(spe)
+    spa_sd, spa_half = _pack(spa)
+    full = dict(config)
+    full.setdefault("n_bands", spe.cfg.n_bands)
+    full.setdefault("normalization", dict(NORMALIZATION))
+    full.setdefault("band_adapter", ADAPTER_RULE)
+    full["spe"] = asdict(spe.cfg)
+    full["spa"] = asdict(spa.cfg)
+    blob = {"format": FORMAT, "config": full, "spe_fen": spe_sd, "spa_fen": spa_sd,
+            "fp16_keys": {"spe_fen": spe_half, "spa_fen": spa_half}}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(blob, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint_dict(path, fmt: str = FORMAT, keys=("config", "spe_fen", "spa_fen")) -> dict:
+    """Read a checkpoint of format ``fmt`` holding ``keys`` (weights only, no pickled code); any problem
+    -> one-line :class:`FersInputError`. The training scripts read their stage-1 files through it too."""
+    path = Path(path)
+    if not path.is_file():
+        raise FersInputError("checkpoint not found", path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise FersInputError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
+    if not isinstance(blob, dict) or blob.get("format") != fmt:
+        raise FersInputError(f"not a FERS checkpoint (expected format {fmt})", path)
+    for key in keys:
+        if key not in blob:
+            raise FersInputError(f"checkpoint lacks '{key}'", path)
+    return blob
+
+
+def checkpoint_bands(path) -> int:
+    """Band count of a FERS checkpoint (one-line :class:`FersInputError` when it is not one)."""
+    cfg = load_checkpoint_dict(path, keys=("config",))["config"]
+    try:
+        return int(cfg["n_bands"])
+    except (KeyError, TypeError, ValueError):
+        raise FersInputError("checkpoint config has no band count", path) from None
+
+
+def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN, dict]:
+    """``(spe_fen, spa_fen, config)`` from a checkpoint, float32, in eval mode on ``device``."""
+    blob = load_checkpoint_dict(path)
+    config = blob["config"]
+    try:
+        spe, spa = build_fens(config)
+        for net, key in ((spe, "spe_fen"), (spa, "spa_fen")):
+            sd = {k: (v.float() if v.is_floating_point() else v) for k, v in blob[key].items()}
+            net.load_state_dict(sd, strict=True)
+    except FersInputError:
+        raise
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise FersInputError(f"checkpoint does not match its config ({type(exc).__name__}: {msg[:160]})", path) from None
+    return spe.to(device).eval(), spa.to(device).eval(), config

@@ -1,0 +1,99 @@
+"""The one result format: :class:`DetectResult`, its JSON dict and its ``.npz`` file.
+
+The CLI (``detect --json``, ``detect --out``, ``bench``), the app's downloads and its ``/detect`` API
+all serialise through :meth:`DetectResult.to_dict` and :meth:`DetectResult.save_npz`. The format is
+documented in ``docs/formats.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fers.errors import FersInputError
+
+NPZ_FORMAT = "fers-maps-v1"
+
+
+def _round(d: dict | None, digits: int) -> dict:
+    return {k: (None if v is None else round(float(v), digits)) for k, v in (d or {}).items()}
+
+
+@dataclass
+class DetectResult:
+    """Output of :func:`fers.detect`.
+
+    ``maps``: method -> ``(H, W)`` float64 score map; ``auc`` / ``auc3d``: method -> float / dict of
+    3-D ROC areas (None without ground truth); ``auc_note``: why AUCs are missing although ground
+    truth was given; ``seconds``: stage -> wall time; ``cube_used``: the ``(H, W, N)`` cube the
+    detectors saw (normalised unless ``cube_used_normalized`` is False, as on the streamed
+    large-scene path); ``f_spe`` / ``f_spa``: the enhanced features ``(H, W, N)`` (None when the
+    models did not run or the scene was streamed); ``default_method``: the map shown by default.
+    """
+
+    maps: dict
+    auc: dict | None
+    auc3d: dict | None
+    seconds: dict
+    band_adapter: str
+    model_bands: int | None
+    cube_used: np.ndarray
+    notes: list = field(default_factory=list)
+    detector: str = "rx"
+    backend: str = "torch"
+    bands: str = "auto"
+    cube_used_normalized: bool = True
+    default_method: str = "rx"
+    name: str = ""
+    shape: tuple = ()
+    weights: str = "shipped"
+    f_spe: np.ndarray | None = field(default=None, repr=False)
+    f_spa: np.ndarray | None = field(default=None, repr=False)
+    rx_all_bands_auc: float | None = None
+    auc_note: str = ""
+
+    def to_dict(self, digits: int = 6) -> dict:
+        """JSON-ready summary (no arrays): what ``--json``, ``bench``, the app and its API return."""
+        d = {
+            "name": self.name, "shape": [int(s) for s in self.shape], "bands": self.bands,
+            "band_adapter": self.band_adapter, "model_bands": self.model_bands, "backend": self.backend,
+            "detector": self.detector, "weights": self.weights, "methods": list(self.maps),
+            "default_method": self.default_method, "auc": _round(self.auc, digits),
+            "seconds": _round(self.seconds, 4), "notes": list(self.notes),
+        }
+        if self.auc3d:
+            d["auc3d"] = {m: _round(v, digits) for m, v in self.auc3d.items()}
+        if self.auc_note:
+            d["auc_note"] = self.auc_note
+        if self.rx_all_bands_auc is not None:
+            d["rx_all_bands_auc"] = round(float(self.rx_all_bands_auc), digits)
+        return d
+
+    def save_npz(self, path, gt=None) -> Path:
+        """Write ``<method>`` maps (float64), ``gt`` (bool, when given) and ``meta`` (the JSON of
+        :meth:`to_dict` plus ``format``) to a compressed ``.npz``; ``.npz`` is appended when missing.
+        Returns the path written."""
+        path = Path(path)
+        if path.is_dir():
+            raise FersInputError("is a directory; give a file name ending in .npz", path)
+        if path.suffix.lower() != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays = {m: np.asarray(s, dtype=np.float64) for m, s in self.maps.items()}
+        if gt is not None:
+            arrays["gt"] = np.asarray(gt, dtype=bool)
+        meta = {"format": NPZ_FORMAT, **self.to_dict()}
+        try:
+            np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+        except OSError as e:
+            raise FersInputError(f"cannot write output: {e.strerror or e}", path) from None
+        return path
+
+
+def load_npz(path) -> tuple[dict, dict]:
+    """``(maps, meta)`` of a file written by :meth:`DetectResult.save_npz` (``gt`` is among the maps)."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"])) if "meta" in z else {}
+        return {k: z[k] for k in z.files if k != "meta"}, meta

@@ -1,0 +1,90 @@
+"""Local (dual-window) RX: agreement with SPy's ``spectral.rx(X, window=...)``, border modes, ridge."""
+
+import numpy as np
+import pytest
+
+from fers.detectors.lrx import local_rx, window_ranges
+
+
+def _brute(x, inner, outer, border, ridge):
+    """Per-pixel reference: explicit window masks, np.cov, ridge only where n - 1 < B."""
+    h, w, b = x.shape
+    ro, co = window_ranges(h, outer, border), window_ranges(w, outer, border)
+    ri, ci = window_ranges(h, inner, border), window_ranges(w, inner, border)
+    out = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            m = np.zeros((h, w), bool)
+            m[ro[0][i]:ro[1][i], co[0][j]:co[1][j]] = True
+            m[ri[0][i]:ri[1][i], ci[0][j]:ci[1][j]] = False
+            p = x[m]
+            cov = np.cov(p, rowvar=False)
+            if len(p) - 1 < b:
+                cov = cov + ridge * np.trace(cov) / b * np.eye(b)
+            d = x[i, j] - p.mean(axis=0)
+            out[i, j] = d @ np.linalg.solve(cov, d)
+    return out
+
+
+@pytest.mark.parametrize("shape,win", [((20, 20, 6), (3, 7)), ((17, 23, 5), (1, 9))])
+def test_matches_spectral_rx(shape, win):
+    spectral = pytest.importorskip("spectral")
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=shape) + np.linspace(0.0, 5.0, shape[2])).astype(np.float32)
+    x[5, 7] += 4.0  # an anomaly
+    ours = local_rx(x, *win)
+    ref = spectral.rx(x, window=win)  # float32 output
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=0)
+    assert np.unravel_index(np.argmax(ours), ours.shape) == (5, 7)
+
+
+@pytest.mark.parametrize("border", ["shift", "clip"])
+def test_matches_brute_force_including_small_windows(border):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(11, 9, 6)) * np.arange(1, 7)
+    for win in [(1, 5), (3, 7), (1, 3)]:  # (1, 3): 8 background pixels for 6 bands -> ridge at borders
+        np.testing.assert_allclose(local_rx(x, *win, border=border), _brute(x, *win, border, 1e-3), rtol=1e-9)
+
+
+def test_column_strips_and_windows_larger_than_image():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(13, 10, 4))
+    np.testing.assert_allclose(local_rx(x, 3, 7, max_bytes=1), local_rx(x, 3, 7), rtol=1e-12)
+    big = local_rx(x, 3, 31)  # outer window bigger than the image: whole axis
+    np.testing.assert_allclose(big, _brute(x, 3, 31, "shift", 1e-3), rtol=1e-9)
+
+
+def test_degenerate_input_stays_finite():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(10, 10, 5))
+    x[..., 2] = 7.0  # a constant band: every window covariance is singular
+    s = local_rx(x, 1, 5)
+    assert np.all(np.isfinite(s)) and s.max() > 0
+    assert np.all(local_rx(np.ones((8, 8, 3)), 1, 5) == 0)
+
+
+@pytest.mark.parametrize("win", [(4, 9), (3, 3), (5, 3), (0, 5)])
+def test_bad_windows_raise(win):
+    with pytest.raises(ValueError):
+        local_rx(np.zeros((10, 10, 3)), *win)
+
+
+def test_fallback_for_failed_factorisations_gives_the_same_scores(monkeypatch):
+    """Windows whose Cholesky fails go through the explicit-covariance path; it must agree (ridge included)."""
+    import fers.detectors.lrx as lrx
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(12, 10, 6)) * np.arange(1, 7) + 50.0
+    ref = {win: local_rx(x, *win) for win in [(1, 3), (3, 7)]}  # (1, 3): 8 pixels for 6 bands -> ridge
+    real, calls = lrx._potrf, [0]
+
+    def flaky(a, **kw):
+        calls[0] += 1
+        if calls[0] % 3 == 0:
+            return a, 1  # report "not positive definite" for every third pixel
+        return real(a, **kw)
+
+    monkeypatch.setattr(lrx, "_potrf", flaky)
+    for win, r in ref.items():
+        np.testing.assert_allclose(local_rx(x, *win), r, rtol=1e-8)
+    assert calls[0] >= 2 * x.shape[0] * x.shape[1]

@@ -1,0 +1,100 @@
+"""Global RX (eq. 17): closed form, public whitening, finite on singular inputs, real-scene AUCs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fers.metrics import auc
+from fers.detectors.rx import rx, rx_score_centered, rx_score_pixels, rx_stats, rx_whitening
+
+from tests.conftest import ABU_DIR, NO_DATA_REASON, load_verified_scene, parse_readme_rx_table
+
+
+def rx_reference(cube: np.ndarray) -> np.ndarray:
+    """Textbook RX with np.cov and np.linalg.pinv, float64."""
+    h, w, b = cube.shape
+    x = cube.reshape(-1, b).astype(np.float64)
+    xc = x - x.mean(axis=0)
+    inv = np.linalg.pinv(np.cov(x, rowvar=False))
+    return np.einsum("ij,jk,ik->i", xc, inv, xc).reshape(h, w)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint16])
+def test_rx_matches_closed_form(rng, dtype):
+    cube = rng.normal(500, 40, size=(9, 11, 7))
+    cube[..., 3] += 0.8 * cube[..., 1]  # correlated bands
+    cube = cube.astype(dtype)
+    ref = rx_reference(cube)
+    got = rx(cube)
+    assert got.shape == (9, 11) and got.dtype == np.float64
+    rtol = 1e-9 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=1e-6 * ref.max())
+
+
+def test_rx_stats_and_scoring_of_other_pixels(rng):
+    bg = rng.normal(size=(200, 5))
+    test = rng.normal(size=(7, 5))
+    st = rx_stats(bg)
+    inv = np.linalg.inv(np.cov(bg, rowvar=False))
+    d = test - bg.mean(axis=0)
+    np.testing.assert_allclose(rx_score_pixels(test, st), np.einsum("ij,jk,ik->i", d, inv, d), rtol=1e-9)
+
+
+@pytest.mark.parametrize("rank_deficient", [False, True])
+def test_public_whitening_and_scoring(rng, rank_deficient):
+    x = rng.normal(size=(300, 6)) * np.arange(1, 7)
+    if rank_deficient:
+        x[:, 5] = x[:, 0] - x[:, 2]  # a band that is a combination of others
+    xc = x - x.mean(axis=0)
+    cov = np.cov(x, rowvar=False)
+    m, lower = rx_whitening(cov)
+    assert lower is (not rank_deficient)
+    if lower:
+        np.testing.assert_array_equal(m, np.tril(m))
+    np.testing.assert_allclose(m.T @ m, np.linalg.pinv(cov), rtol=1e-7, atol=1e-9)
+    ref = np.einsum("ij,jk,ik->i", xc, np.linalg.pinv(cov), xc)
+    np.testing.assert_allclose(rx_score_centered(xc.copy(), m, lower), ref, rtol=1e-8, atol=1e-9)
+    got32 = rx_score_centered(xc.copy(), m, lower, np.float32)
+    assert got32.dtype == np.float64
+    np.testing.assert_allclose(got32, ref, rtol=1e-3, atol=1e-4)
+
+
+def _singular_cases(rng):
+    base = rng.normal(size=(10, 9, 6))
+    const_band = base.copy()
+    const_band[..., 2] = 7.0
+    dup = np.concatenate([base, base[..., :3]], axis=2)
+    few_pixels = rng.normal(size=(2, 3, 20))  # 6 pixels, 20 bands
+    return {"constant band": const_band, "duplicated bands": dup, "fewer pixels than bands": few_pixels,
+            "constant cube": np.full((5, 4, 3), 3.0)}
+
+
+@pytest.mark.parametrize("case", ["constant band", "duplicated bands", "fewer pixels than bands", "constant cube"])
+def test_finite_on_singular_inputs(rng, case):
+    cube = _singular_cases(rng)[case]
+    for dtype in (np.float64, np.float32):
+        s = rx(cube.astype(dtype))
+        assert np.isfinite(s).all() and (s >= -1e-6).all()
+    if case == "constant cube":
+        assert np.all(rx(cube) == 0)
+    else:  # the pseudo-inverse answer
+        np.testing.assert_allclose(rx(cube), rx_reference(cube), rtol=1e-6, atol=1e-8)
+
+
+def test_duplicated_bands_do_not_change_scores(rng):
+    base = rng.normal(size=(10, 9, 6))
+    np.testing.assert_allclose(rx(np.concatenate([base, base[..., :2]], axis=2)), rx(base), rtol=1e-7)
+
+
+README_AUC = parse_readme_rx_table() if (ABU_DIR.parent / "README.md").is_file() else {}
+ABU_FILES = sorted(README_AUC) or ["(no data)"]
+
+
+@pytest.mark.parametrize("fname", ABU_FILES)
+def test_rx_auc_on_abu_scenes_matches_readme(fname):
+    if not README_AUC:
+        pytest.skip(NO_DATA_REASON)
+    assert len(README_AUC) == 13
+    scene = load_verified_scene(f"abu/{fname}")
+    assert auc(rx(scene.cube), scene.gt) == pytest.approx(README_AUC[fname], abs=1e-3)

@@ -1,0 +1,255 @@
+"""The Gradio app, driven through ``gradio_client`` against a real server (``python app.py`` in a
+subprocess on a free port, one launch for this module), plus its pure helper functions.
+
+Science check: the ``/detect`` endpoint's AUCs for a bundled example equal those of
+``python -m fers bench <scene> --bands <same> --json``.
+"""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO.parent / "shared" / "data"
+EXAMPLES = REPO / "fers" / "examples"
+# The module's server refuses cubes above 1.5 M values (urban-3, 1.91 M, is refused; beach, 1.02 M, runs)
+# and uploads above 2500 KB (airport-4.mat, 2,570,267 bytes, is refused; beach .mat, 2,228,388 bytes, passes).
+SMALL_LIMIT = 1_500_000
+SMALL_FILE_LIMIT = "2500KB"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_app(workdir: Path, extra_env=None, timeout=180.0):
+    """Start ``python app.py`` with cwd and TMPDIR inside ``workdir``; return ``(process, url)``."""
+    port = _free_port()
+    tmp = workdir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False", TMPDIR=str(tmp), GRADIO_TEMP_DIR=str(tmp / "gradio"),
+               **(extra_env or {}))
+    env.pop("MPLCONFIGDIR", None)  # the app must put matplotlib's cache into its own temp dir
+    log = open(workdir / "app.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=workdir, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with {proc.returncode}: {(workdir / 'app.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError(f"app did not answer within {timeout:.0f} s")
+
+
+def stop_app(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("app")
+    proc, url = launch_app(work, {"FERS_APP_MAX_VALUES": str(SMALL_LIMIT),
+                                  "FERS_APP_MAX_FILE_SIZE": SMALL_FILE_LIMIT})
+    yield url, work
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server[0], verbose=False)
+
+
+def _predict(client, cube, gt=None, bands="100", **kw):
+    from gradio_client import handle_file
+
+    cubes = [handle_file(str(p)) for p in cube] if isinstance(cube, (list, tuple)) else handle_file(str(cube))
+    return client.predict(cubes, gt=handle_file(str(gt)) if gt else None, bands=bands, api_name="/detect", **kw)
+
+
+def test_detect_api_takes_the_cube_alone(client):
+    """``Client(url).predict(handle_file("scene.mat"), api_name="/detect")``: every other argument has
+    its documented default, and the answer is the CLI's --json dict."""
+    from gradio_client import handle_file
+
+    scene = EXAMPLES / "abu-beach-4-crop100.mat"
+    out = client.predict(handle_file(str(scene)), api_name="/detect")
+    cli = subprocess.run([sys.executable, "-m", "fers", "detect", str(scene), "--backend", "onnx", "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr
+    ref = json.loads(cli.stdout)
+    assert out["bands"] == "auto" and out["backend"] == "onnx" and out["detector"] == "rx"
+    assert out["fused_method"] == out["default_method"] == ref["default_method"]
+    shared = set(ref) - {"seconds"}
+    assert {k: out[k] for k in shared} == {k: ref[k] for k in shared}
+
+
+def test_example_aucs_match_cli_bench(client):
+    scene = EXAMPLES / "abu-beach-4-crop100.mat"
+    out = _predict(client, scene, bands="100")
+    cli = subprocess.run([sys.executable, "-m", "fers", "bench", str(scene), "--bands", "100", "--backend", "onnx",
+                          "--json"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr
+    bench = json.loads(cli.stdout)["scenes"][0]
+    assert out["auc"] and out["shape"] == [100, 100, 102]
+    assert out["model_bands"] == bench["model_bands"] == 100
+    assert out["band_adapter"] == bench["band_adapter"]
+    assert sorted(out["auc"]) == sorted(bench["auc"]) and "rx" in out["auc"]
+    for m, v in bench["auc"].items():
+        assert out["auc"][m] == pytest.approx(v, abs=1e-6), m
+    assert set(out["auc3d"]) == set(out["auc"]) and set(out["methods"]) == set(out["auc"])
+    assert out["default_method"] == bench["default_method"]
+    assert all(np.isfinite(s) and s >= 0 for s in out["seconds"].values())
+    # model methods are either computed or listed as unavailable, never silently missing
+    assert out["methods"] != ["rx"] or out["notes"]
+
+
+def test_npy_cube_with_png_gt_matches_pipeline(client, tmp_path):
+    from PIL import Image
+
+    from fers.io.cube import load_cube
+    from fers.pipeline import detect
+
+    scene = load_cube(EXAMPLES / "abu-beach-4-crop100.mat")
+    cube, gt = scene.cube[:70, :70], scene.gt[:70, :70]  # a crop keeps the .npy under the upload limit
+    assert gt.any()
+    np.save(tmp_path / "beach.npy", cube)
+    Image.fromarray(gt.astype(np.uint8) * 255).save(tmp_path / "beach_gt.png")
+    out = _predict(client, tmp_path / "beach.npy", tmp_path / "beach_gt.png", bands="20:80",
+                   fusion="A (multiplicative)")
+    ref = detect(cube, gt, bands="20:80", backend="onnx")
+    assert out["band_adapter"] == ref.band_adapter and out["model_bands"] == ref.model_bands == 50
+    assert set(out["auc"]) == set(ref.auc)
+    for m, v in ref.auc.items():
+        assert out["auc"][m] == pytest.approx(v, abs=1e-6)  # the JSON rounds to 6 digits, as --json
+
+
+def test_tiff_cube_upload(client, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    from fers.io.cube import load_cube
+    from fers.pipeline import detect
+
+    scene = load_cube(EXAMPLES / "abu-beach-4-crop100.mat")
+    cube, gt = scene.cube[:80, :80, :60], scene.gt[:80, :80]  # the TIFF reader takes the smallest axis as bands
+    tifffile.imwrite(tmp_path / "beach.tif", cube)
+    np.save(tmp_path / "gt.npy", gt)
+    out = _predict(client, tmp_path / "beach.tif", tmp_path / "gt.npy", bands="50")
+    ref = detect(cube, gt, bands="50", backend="onnx")
+    assert out["shape"] == [80, 80, 60] and gt.any()
+    assert out["auc"]["rx"] == pytest.approx(ref.auc["rx"], abs=1e-6)
+    assert list(out["seconds"])[0] == "load"
+
+
+def test_envi_pair_upload(client, tmp_path):
+    spectral = pytest.importorskip("spectral")
+    from fers.io.cube import load_cube
+
+    scene = load_cube(EXAMPLES / "abu-beach-4-crop100.mat")
+    cube, gt = scene.cube[:60, :60], scene.gt[:60, :60]
+    hdr = tmp_path / "beach.hdr"
+    spectral.envi.save_image(str(hdr), cube, dtype=np.float32, ext=".img", interleave="bil", force=True)
+    np.save(tmp_path / "beach_gt.npy", gt)
+    np.save(tmp_path / "beach.npy", cube)
+    out = _predict(client, [hdr, tmp_path / "beach.img"], tmp_path / "beach_gt.npy", bands="100")
+    ref = _predict(client, tmp_path / "beach.npy", tmp_path / "beach_gt.npy", bands="100")
+    assert out["shape"] == [60, 60, 102] and out["auc"]
+    assert out["auc"]["rx"] == pytest.approx(ref["auc"]["rx"], abs=1e-12)
+
+
+def test_too_large_cube_is_refused(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=r"abu-urban-3\.mat: cube is 100 x 100 x 191 = 1,910,000 values; "
+                                       r".*at most 1,500,000"):
+        _predict(client, EXAMPLES / "abu-urban-3.mat", bands="100")
+
+
+def test_too_large_upload_is_refused(server, client):
+    import httpx
+
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # the client checks first
+        _predict(client, EXAMPLES / "abu-airport-4.mat", bands="100")
+    for name, status in (("abu-airport-4.mat", 413), ("abu-beach-4-crop100.mat", 200)):  # the server refuses too
+        with open(EXAMPLES / name, "rb") as f:
+            r = httpx.post(f"{server[0]}gradio_api/upload", files={"files": (name, f)}, timeout=60)
+        assert r.status_code == status, (name, r.text[:200])
+
+
+@pytest.mark.parametrize("name,content,pattern", [
+    ("broken.mat", b"not a matlab file" * 50, r"broken\.mat: cannot read MATLAB"),
+    ("broken.npy", b"\x93NUMPY garbage", r"broken\.npy: cannot read \.npy"),
+    ("cube.txt", b"1 2 3", r"unsupported cube format \.txt"),
+])
+def test_bad_files_give_one_line_errors(client, tmp_path, name, content, pattern):
+    from gradio_client.exceptions import AppError
+
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(AppError, match=pattern) as info:
+        _predict(client, p)
+    msg = str(info.value)
+    assert "\n" not in msg and "Traceback" not in msg and str(tmp_path) not in msg and "&#" not in msg
+
+
+def test_gt_shape_mismatch_and_bad_bands(client, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    np.save(tmp_path / "gt.npy", np.ones((7, 9), dtype=np.uint8))
+    with pytest.raises(AppError, match=r"gt\.npy: .*does not match the cube's"):
+        _predict(client, EXAMPLES / "abu-beach-4-crop100.mat", tmp_path / "gt.npy")
+    with pytest.raises(AppError, match="bad band spec"):
+        _predict(client, EXAMPLES / "abu-beach-4-crop100.mat", bands="abc")
+
+
+def test_app_writes_only_inside_its_temp_dirs(server, client):
+    url, work = server
+    _predict(client, EXAMPLES / "abu-beach-4-crop100.mat")
+    top = sorted(p.name for p in work.iterdir())
+    assert top == ["app.log", "tmp"], top  # cwd of the server: nothing but our log and the temp root
+    roots = [p for p in (work / "tmp").iterdir() if p.name.startswith("fers-app-")]
+    assert len(roots) == 1 and (roots[0] / "matplotlib").is_dir()  # the app's temp root, with matplotlib's cache
+    assert not (REPO / "flagged").exists() and not (REPO / ".gradio").exists()
+
+
+def test_examples_are_the_documented_scenes():
+    for name, (h, w, b) in {"abu-airport-4.mat": (100, 100, 191), "abu-urban-3.mat": (100, 100, 191),
+                            "abu-beach-4-crop100.mat": (100, 100, 102)}.items():
+        from fers.io.cube import load_cube
+
+        s = load_cube(EXAMPLES / name)
+        assert s.cube.shape == (h, w, b) and s.gt is not None and s.gt.any()
+    sums = DATA / "SHA256SUMS"
+    if not sums.is_file():
+        pytest.skip(f"{sums} absent: cannot compare the examples with the project's data files")
+    pinned = dict(reversed(line.split()) for line in sums.read_text().splitlines() if line.strip())
+    for name in ("abu-airport-4.mat", "abu-urban-3.mat"):  # byte-identical copies
+        assert hashlib.sha256((EXAMPLES / name).read_bytes()).hexdigest() == pinned[f"abu/{name}"]
+    from fers.io.cube import load_cube
+
+    a, b = load_cube(EXAMPLES / "abu-beach-4-crop100.mat"), load_cube(DATA / "abu" / "abu-beach-4-crop100.mat")
+    assert np.array_equal(a.cube, b.cube) and np.array_equal(a.gt, b.gt)  # re-saved compressed, same values

@@ -1,0 +1,177 @@
+"""The app in a real browser: Playwright driving Debian's Chromium (headless), one app launch per module.
+
+Skipped when /usr/bin/chromium or Playwright is missing. Screenshots go to the test's temp dir (and are
+also copied to ``$FERS_SCREENSHOT_DIR`` when that is set, for a person to look at).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.ui.test_app import launch_app, stop_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+EXAMPLES = Path(__file__).resolve().parents[2] / "fers" / "examples"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+TIMEOUT_MS = 120_000
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium): browser tests skipped", allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    # a small upload limit (2500 KB) so the refusal of a too-large file can be seen without a huge file
+    proc, url = launch_app(tmp_path_factory.mktemp("browser_app"), {"FERS_APP_MAX_FILE_SIZE": "2500KB"})
+    yield url
+    stop_app(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.goto(app_url)
+    pg.locator("#run-btn").wait_for()
+    yield pg
+    pg.close()
+
+
+def _shot(page, tmp_path, name, full_page=True):
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=full_page)  # error toasts: viewport shots (fixed position)
+    keep = os.environ.get("FERS_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / name)
+    return path
+
+
+def _upload(page, elem_id, path):
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    page.locator(f"#{elem_id}").get_by_text(Path(path).name).first.wait_for()
+
+
+def _wait_text(page, selector, text):
+    """Wait until the element's rendered text contains ``text``."""
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)", arg=[selector, text])
+
+
+def _wait_toast(page, text):
+    """Wait for a Gradio error toast (``gr.Error``) containing ``text``."""
+    page.locator(".toast-wrap").get_by_text(text, exact=False).first.wait_for(state="visible")
+
+
+def test_upload_cube_and_gt_then_detect(page, tmp_path):
+    from PIL import Image
+
+    from fers.io.cube import load_cube
+    from fers.pipeline import detect
+
+    scene = load_cube(EXAMPLES / "abu-beach-4-crop100.mat")
+    cube, gt = scene.cube[:70, :70], scene.gt[:70, :70]  # 2.0 MB as .npy: under the 2500 KB upload limit
+    np.save(tmp_path / "beach_cube.npy", cube)
+    Image.fromarray(gt.astype(np.uint8) * 255).save(tmp_path / "beach_gt.png")
+    ref = detect(cube, gt, bands="50", backend="onnx")  # the page's settings below: 50 model bands, onnx
+
+    _upload(page, "cube-files", tmp_path / "beach_cube.npy")
+    _upload(page, "gt-file", tmp_path / "beach_gt.png")
+    page.get_by_label("50", exact=True).check()
+    page.locator("#run-btn").click()
+    status = page.locator("#run-status")
+    status.get_by_text("Methods computed").wait_for()
+    text = status.inner_text()
+    assert "70 x 70 pixels, 102 bands" in text and f"{int(gt.sum())} anomaly pixels" in text
+    assert "first 50 of 102 bands" in text
+    assert f"Methods computed: {', '.join(ref.maps)}" in text
+    for slot in ("map-rx", "map-spectral", "map-spatial", "map-fused"):  # four slots, each holding an image
+        img = page.locator(f"#{slot} img").first
+        img.wait_for()
+        assert img.evaluate("e => e.complete && e.naturalWidth > 100")
+    for a in ref.auc.values():
+        _wait_text(page, "#auc-table", f"{a:.4f}")
+    table = page.locator("#auc-table").inner_text()
+    assert all(m in table for m in ref.maps)
+    if len(ref.maps) == 1:
+        assert "Not available" in text  # model methods missing: the page says why
+    else:
+        assert "Not available" not in text and f"fused map: {ref.default_method}" in text  # the measured default
+    page.locator("#roc-plot img").first.wait_for()
+    _wait_text(page, "#downloads", "beach_cube_maps")  # the name and its extension are separate elements
+    _wait_text(page, "#downloads", "beach_cube_results")
+    _shot(page, tmp_path, "browser_results.png")
+
+    # click the preview: the spectrum plot appears
+    preview = page.locator("#preview img").first
+    box = preview.bounding_box()
+    preview.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
+    page.locator("#spectrum-plot img").first.wait_for()
+    # threshold slider -> new mask summary
+    before = page.locator("#mask-text").inner_text()
+    num = page.locator("#threshold input[type=number]")
+    num.fill("0.05")
+    num.press("Enter")
+    page.wait_for_function("b => !document.querySelector('#mask-text').innerText.includes(b)", arg=before[:30])
+    _shot(page, tmp_path, "browser_spectrum_mask.png")
+
+    # Analysis tab: PCA scatter when the model exists, else a clear message
+    page.get_by_role("tab", name="Analysis").click()
+    page.locator("#pca-btn").click()
+    if "spectral" in ref.maps:
+        page.locator("#pca-plot img").first.wait_for()
+    else:
+        _wait_toast(page, "no onnx model for 50 bands")
+    _shot(page, tmp_path, "browser_analysis.png", full_page=False)
+
+
+def test_corrupt_file_shows_error(page, tmp_path):
+    bad = tmp_path / "corrupt_cube.mat"
+    bad.write_bytes(b"MATLAB 5.0 MAT-file, but then garbage " * 40)
+    _upload(page, "cube-files", bad)
+    _wait_toast(page, "corrupt_cube.mat: cannot read MATLAB file")
+    page.locator("#run-btn").click()
+    page.locator(".toast-wrap").get_by_text("corrupt_cube.mat: cannot read MATLAB file").nth(1).wait_for()
+    assert "Traceback" not in page.content()
+    _shot(page, tmp_path, "browser_error.png", full_page=False)
+
+
+def test_too_large_upload_is_refused_in_page(page, tmp_path):
+    page.locator("#cube-files input[type=file]").set_input_files(str(EXAMPLES / "abu-airport-4.mat"))  # 2.57 MB
+    _wait_toast(page, "exceed the maximum allowed size")
+    _shot(page, tmp_path, "browser_too_large.png", full_page=False)
+
+
+def test_example_button_shows_results(page, tmp_path):
+    from fers.io.cube import load_cube
+    from fers.pipeline import detect
+
+    scene = load_cube(EXAMPLES / "abu-beach-4-crop100.mat")
+    ref = detect(scene.cube, scene.gt, bands="10:60", backend="onnx")
+    # controls that only matter for one choice are shown only then
+    assert page.locator("#band-range").is_hidden() and page.locator("#windows").is_hidden()
+    page.get_by_label("local RX (dual window)").check()
+    page.locator("#windows").wait_for(state="visible")
+    page.get_by_label("global RX").check()
+    page.get_by_label("band range").check()
+    page.locator("#band-range").wait_for(state="visible")
+    page.locator("#band-range textarea, #band-range input").first.fill("10:60")
+    page.get_by_role("button", name="Beach-4 crop (ROSIS, 102 bands)").click()
+    page.locator("#run-status").get_by_text("Methods computed").wait_for()
+    status = page.locator("#run-status").inner_text()
+    assert "abu-beach-4-crop100" in status and f"band adapter: {ref.band_adapter}" in status
+    _wait_text(page, "#auc-table", f"{ref.auc['rx']:.4f}")
+    _wait_text(page, "#cube-files", "abu-beach-4-crop100")
+    _shot(page, tmp_path, "browser_example.png")
