@@ -115,35 +115,55 @@ def resample_bands(cube: np.ndarray, n: int) -> np.ndarray:
     return lo + (hi - lo) * w
 
 
-def adapt_bands(cube: np.ndarray, n: int) -> tuple[np.ndarray, str]:
+# Band adapters (how a cube of B bands meets a model of N bands) and, for ``auto``, which shipped N:
+#   first   - the first N bands when B >= N, else linear interpolation to N (the paper's "first N bands");
+#   resample - the whole band range linearly resampled to N samples (compresses or stretches);
+#   floor   - (auto only) the largest shipped N <= B with "first" (no interpolation unless B < 50).
+ADAPTERS = ("first", "resample", "floor")
+DEFAULT_ADAPTER = "first"
+
+
+def adapt_bands(cube: np.ndarray, n: int, adapter: str = "first") -> tuple[np.ndarray, str]:
     """Fit ``(H, W, B)`` to ``n`` bands. Returns ``(cube (H, W, n), adapter description)``."""
     b = cube.shape[-1]
     if b == n:
         return cube, f"identity ({b} bands)"
-    if b > n:
+    if b > n and adapter != "resample":
         return cube[..., :n], f"first {n} of {b} bands"
     return resample_bands(cube, n), f"linear interpolation {b} -> {n} bands"
 
 
-def prepare_bands(cube: np.ndarray, spec: BandSpec, model_bands: int | None = None) -> tuple[np.ndarray, int | None, str]:
+def auto_model_bands(b: int, adapter: str = DEFAULT_ADAPTER, choices=SHIPPED_BAND_COUNTS) -> int:
+    """The shipped band count ``auto`` uses for a B-band cube: the nearest, or with ``floor`` the
+    largest one not above B (the smallest when B is below all)."""
+    if adapter == "floor":
+        below = [n for n in choices if n <= b]
+        return max(below) if below else min(choices)
+    return nearest_model_bands(b, choices)
+
+
+def prepare_bands(cube: np.ndarray, spec: BandSpec, model_bands: int | None = None,
+                  adapter: str = DEFAULT_ADAPTER) -> tuple[np.ndarray, int | None, str]:
     """Apply a band spec as the CLI and app do.
 
     Returns ``(cube, model_bands, adapter)``: ``model_bands`` is None for ``all`` (model methods are
     skipped); for ``N`` the cube is adapted to N; for ``auto`` (all bands) or a range or list the
     selection is adapted to the nearest shipped model size, or to ``model_bands`` when given (a user's
-    checkpoint). (With ``auto`` the pipeline scores plain RX on the unadapted cube; see
-    :func:`fers.pipeline.detect`.)
+    checkpoint). ``adapter`` is one of :data:`ADAPTERS`. (With ``auto`` the pipeline scores plain RX on
+    the unadapted cube; see :func:`fers.pipeline.detect`.)
     """
+    if adapter not in ADAPTERS:
+        raise FersInputError(f"unknown band adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
     if spec.kind == "all":
         return cube, None, f"none (all {cube.shape[-1]} bands)"
     if spec.kind == "count":
         if model_bands is not None and model_bands != spec.count:
             raise FersInputError(f"--bands {spec.count} but the weights are for {model_bands} bands")
-        out, how = adapt_bands(cube, spec.count)
+        out, how = adapt_bands(cube, spec.count, adapter)
         return out, spec.count, how
     sub = select_bands(cube, spec)
-    n = model_bands or nearest_model_bands(sub.shape[-1])
-    out, how = adapt_bands(sub, n)
+    n = model_bands or auto_model_bands(sub.shape[-1], adapter)
+    out, how = adapt_bands(sub, n, adapter)
     if spec.kind == "auto":
         return out, n, f"auto: rx on all {cube.shape[-1]} bands; models on {how}"
     return out, n, f"bands {spec.describe()} then {how}"

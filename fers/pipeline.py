@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from fers import methods as M
-from fers.bands import parse_band_spec, prepare_bands
+from fers.bands import DEFAULT_ADAPTER, parse_band_spec, prepare_bands
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
 from fers.enhance import BACKENDS, ModelUnavailable, make_enhancer
 from fers.errors import FersInputError
@@ -47,13 +47,14 @@ def _check_args(cube, gt, backend, detector, windows, methods):
 
 
 def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=DEFAULT_WINDOWS, methods=None,
-           weights=None, name: str = "") -> DetectResult:
+           weights=None, name: str = "", adapter: str = DEFAULT_ADAPTER) -> DetectResult:
     """Run every available method on ``cube (H, W, B)``; with ``gt (H, W)`` also their AUCs.
 
     bands: the band-spec grammar of :mod:`fers.bands` (default ``auto``: plain RX on all B bands, the
     models on the cube adapted to the nearest shipped band count; ``N`` runs every method, plain RX
     included, on the adapted cube as the paper's tables do). ``weights``: a checkpoint to use instead
-    of the shipped models (the cube is then adapted to its band count). Large scenes (see
+    of the shipped models (the cube is then adapted to its band count). ``adapter``: how bands are
+    fitted to the model (:data:`fers.bands.ADAPTERS`). Large scenes (see
     :func:`is_large`) with the RX detector are streamed (:mod:`fers.large`); local RX and the AE are
     refused there. Ground truth without anomaly pixels gives the maps with ``auc`` None and
     ``auc_note`` saying why.
@@ -66,7 +67,7 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
     spec = parse_band_spec(bands)
     t = time.perf_counter()
     fixed = _weights_bands(weights) if weights else None
-    cube_b, model_bands, adapter = prepare_bands(cube, spec, model_bands=fixed)
+    cube_b, model_bands, adapted = prepare_bands(cube, spec, model_bands=fixed, adapter=adapter)
     sec["prepare"] = time.perf_counter() - t
     need_model = any(M.BY_NAME[m].needs_model for m in wanted)
     enh = _enhancer_or_note(model_bands, backend, need_model, cube, notes, weights)
@@ -103,7 +104,7 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
             maps = M.score_cubes(normalize_cube(cube), {}, {n: t for n, t in cubes.items() if not t}, score, timed)
         rest = {n: t for n, t in cubes.items() if n not in maps}
         maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, wanted)
-    res = DetectResult(maps=maps, auc=None, auc3d=None, seconds=sec, band_adapter=adapter, model_bands=model_bands,
+    res = DetectResult(maps=maps, auc=None, auc3d=None, seconds=sec, band_adapter=adapted, model_bands=model_bands,
                        cube_used=h, notes=notes, detector=detector, backend=backend, bands=spec.describe(),
                        cube_used_normalized=normalized, default_method=M.default_method(model_bands, maps),
                        name=name, shape=tuple(cube.shape), weights=str(weights) if weights else "shipped",

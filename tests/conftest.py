@@ -12,17 +12,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
 ABU_DIR = DATA_DIR / "abu"
+WEIGHTS_REF_DIR = REPO.parent / "shared" / "weights"
 NO_DATA_REASON = f"real data not found at {DATA_DIR} (a fresh clone has no ../shared/data)"
 
 
-def _read_sums() -> dict:
+def _read_sums(root: Path = DATA_DIR) -> dict:
     sums = {}
-    f = DATA_DIR / "SHA256SUMS"
+    f = root / "SHA256SUMS"
     if f.is_file():
         for line in f.read_text().splitlines():
             if line.strip():
                 digest, name = line.split(maxsplit=1)
-                sums[name.strip().lstrip("*")] = digest
+                sums[name.strip().lstrip("*").removeprefix("./")] = digest
     return sums
 
 
@@ -30,17 +31,18 @@ _VERIFIED: dict = {}
 _SCENES: dict = {}
 
 
-def verified_path(rel: str) -> Path:
-    """Path of ``rel`` under the data folder after checking it against SHA256SUMS (skips when absent)."""
-    p = DATA_DIR / rel
+def verified_path(rel: str, root: Path = DATA_DIR) -> Path:
+    """Path of ``rel`` under ``root`` (the data folder, or :data:`WEIGHTS_REF_DIR`) after checking it
+    against that folder's SHA256SUMS (skips when absent: a user's fresh clone has no ``../shared``)."""
+    p = root / rel
     if not p.is_file():
-        pytest.skip(NO_DATA_REASON)
-    if rel not in _VERIFIED:
-        sums = _read_sums()
-        assert rel in sums, f"{rel} is not listed in SHA256SUMS"
+        pytest.skip(f"{p} not found (a fresh clone has no ../shared)")
+    if (root, rel) not in _VERIFIED:
+        sums = _read_sums(root)
+        assert rel in sums, f"{rel} is not listed in {root}/SHA256SUMS"
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
         assert digest == sums[rel], f"{rel}: SHA256 mismatch (file changed or corrupt)"
-        _VERIFIED[rel] = True
+        _VERIFIED[(root, rel)] = True
     return p
 
 

@@ -51,7 +51,10 @@ def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_miss
             if weights or build_missing:
                 from fers.enhance.export import ensure_onnx
 
-                paths = list(ensure_onnx(n_bands, checkpoint=ckpt))
+                try:
+                    paths = list(ensure_onnx(n_bands, checkpoint=ckpt))
+                except FersInputError as e:
+                    raise ModelUnavailable(str(e)) from None
             else:
                 paths = list(find_onnx(n_bands))
             factory = lambda: OnnxEnhancer(*paths)  # noqa: E731

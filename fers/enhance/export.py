@@ -193,6 +193,8 @@ def export_checkpoint(checkpoint, out_dir, opset: int = OPSET, exporter: str = "
     from fers.models.checkpoint import load_fens
 
     spe, spa, config = load_fens(checkpoint)
+    if spa is None:
+        raise FersInputError("a Spe-FEN-only checkpoint has no ONNX pair; use the torch backend", checkpoint)
     return export_fens(spe, spa, config, out_dir, checkpoint, opset, exporter)
 
 

@@ -23,7 +23,8 @@ class TorchEnhancer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if models is not None:  # (spe, spa, config), e.g. random-init models in tests
             spe, spa, config = models
-            spe, spa = spe.to(self.device).eval(), spa.to(self.device).eval()
+            spe = spe.to(self.device).eval()
+            spa = spa.to(self.device).eval() if spa is not None else None
         else:
             spe, spa, config = load_fens(checkpoint_path, device=self.device)
         self.path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -42,11 +43,12 @@ class TorchEnhancer:
         x = torch.from_numpy(np.ascontiguousarray(hs, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
         with torch.no_grad():
             f_spe = self.spe(x)
-            f_spa = self.spa(x)
+            f_spa = self.spa(x) if self.spa is not None else None
         to_np = lambda t: t.permute(0, 2, 3, 1).contiguous().cpu().numpy().astype(np.float32, copy=False)  # noqa: E731
-        return to_np(f_spe), to_np(f_spa)
+        return to_np(f_spe), (to_np(f_spa) if f_spa is not None else None)
 
-    def enhance(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(H, W, N)`` -> ``(F_spe, F_spa)`` each ``(H, W, N)`` float32."""
+    def enhance(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(H, W, N)`` -> ``(F_spe, F_spa)`` each ``(H, W, N)`` float32 (``F_spa`` None for a
+        Spe-FEN-only checkpoint)."""
         f_spe, f_spa = self._run(self._check(h, 3)[None])
-        return f_spe[0], f_spa[0]
+        return f_spe[0], (f_spa[0] if f_spa is not None else None)

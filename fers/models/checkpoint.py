@@ -7,6 +7,8 @@ File layout (a plain dict, loaded with ``torch.load(weights_only=True)``)::
 
 ``config`` holds ``n_bands``, ``spe`` / ``spa`` architecture dicts (:class:`SpeFENConfig`,
 :class:`SpaFENConfig`), ``normalization``, ``band_adapter`` and a free-form ``training`` record.
+A Spe-FEN-only checkpoint (e.g. converted by ``export/import_ferd.py``) has ``config["spa"] = None``
+and no ``spa_fen``; methods that need the Spa-FEN are then skipped.
 Frozen backbone tensors are stored as float16 and restored to float32 on load (training rounds
 them to float16 values first, so the stored model is the trained one bit for bit).
 """
@@ -39,11 +41,14 @@ def default_config(n_bands: int, spe_backbone: str = "resnet18", spa_backbone: s
     }
 
 
-def build_fens(config: dict | int) -> tuple[SpeFEN, SpaFEN]:
-    """Random-init ``(SpeFEN, SpaFEN)`` from a config dict (or a band count), backbones init 'none'."""
+def build_fens(config: dict | int) -> tuple[SpeFEN, SpaFEN | None]:
+    """Random-init ``(SpeFEN, SpaFEN)`` from a config dict (or a band count), backbones init 'none';
+    the SpaFEN is None when ``config["spa"]`` is None (a Spe-FEN-only checkpoint)."""
     if not isinstance(config, dict):
         config = default_config(int(config))
     spe_cfg = SpeFENConfig(**{**config["spe"], "backbone_init": "none"})
+    if config.get("spa") is None:
+        return SpeFEN(spe_cfg), None
     spa_cfg = SpaFENConfig(**{**config["spa"], "backbone_init": "none"})
     return SpeFEN(spe_cfg), SpaFEN(spa_cfg)
 
@@ -73,27 +78,27 @@ def _pack(module: torch.nn.Module) -> tuple[dict, list[str]]:
     return sd, half
 
 
-def save_fens(path, spe: SpeFEN, spa: SpaFEN, config: dict) -> Path:
-    """Write both FENs and ``config`` (must contain ``spe``/``spa`` dicts) to ``path``."""
+def save_fens(path, spe: SpeFEN, spa: SpaFEN | None, config: dict) -> Path:
+    """Write both FENs (or the Spe-FEN alone, ``spa=None``) and ``config`` to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    spe_sd, spe_half = _pack(spe)
-    spa_sd, spa_half = _pack(spa)
     full = dict(config)
     full.setdefault("n_bands", spe.cfg.n_bands)
     full.setdefault("normalization", dict(NORMALIZATION))
     full.setdefault("band_adapter", ADAPTER_RULE)
     full["spe"] = asdict(spe.cfg)
-    full["spa"] = asdict(spa.cfg)
-    blob = {"format": FORMAT, "config": full, "spe_fen": spe_sd, "spa_fen": spa_sd,
-            "fp16_keys": {"spe_fen": spe_half, "spa_fen": spa_half}}
+    full["spa"] = asdict(spa.cfg) if spa is not None else None
+    blob = {"format": FORMAT, "config": full, "fp16_keys": {}}
+    for key, net in (("spe_fen", spe), ("spa_fen", spa)):
+        if net is not None:
+            blob[key], blob["fp16_keys"][key] = _pack(net)
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(blob, tmp)
     tmp.replace(path)
     return path
 
 
-def load_checkpoint_dict(path, fmt: str = FORMAT, keys=("config", "spe_fen", "spa_fen")) -> dict:
+def load_checkpoint_dict(path, fmt: str = FORMAT, keys=("config", "spe_fen")) -> dict:
     """Read a checkpoint of format ``fmt`` holding ``keys`` (weights only, no pickled code); any problem
     -> one-line :class:`FersInputError`. The training scripts read their stage-1 files through it too."""
     path = Path(path)
@@ -120,13 +125,18 @@ def checkpoint_bands(path) -> int:
         raise FersInputError("checkpoint config has no band count", path) from None
 
 
-def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN, dict]:
-    """``(spe_fen, spa_fen, config)`` from a checkpoint, float32, in eval mode on ``device``."""
+def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN | None, dict]:
+    """``(spe_fen, spa_fen, config)`` from a checkpoint, float32, in eval mode on ``device``
+    (``spa_fen`` None for a Spe-FEN-only checkpoint)."""
     blob = load_checkpoint_dict(path)
     config = blob["config"]
+    if config.get("spa") is not None and "spa_fen" not in blob:
+        raise FersInputError("checkpoint lacks 'spa_fen'", path)
     try:
         spe, spa = build_fens(config)
         for net, key in ((spe, "spe_fen"), (spa, "spa_fen")):
+            if net is None:
+                continue
             sd = {k: (v.float() if v.is_floating_point() else v) for k, v in blob[key].items()}
             net.load_state_dict(sd, strict=True)
     except FersInputError:
@@ -134,4 +144,4 @@ def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN, dict]:
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise FersInputError(f"checkpoint does not match its config ({type(exc).__name__}: {msg[:160]})", path) from None
-    return spe.to(device).eval(), spa.to(device).eval(), config
+    return spe.to(device).eval(), (spa.to(device).eval() if spa is not None else None), config
