@@ -15,7 +15,7 @@ Array conventions: a cube is ``(H, W, B)`` float32, bands last (as stored on dis
 the networks is ``(N, B, H, W)`` (PyTorch layout).
 """
 
-__version__ = "0.2.0"
+from fers._version import __version__  # noqa: E402,F401
 
 from fers.errors import FersInputError  # noqa: E402,F401
 from fers.io import Scene, load_cube  # noqa: E402,F401

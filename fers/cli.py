@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fers.bands import ADAPTERS, DEFAULT_ADAPTER
 from fers.errors import FersInputError
 
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--detector", choices=("rx", "lrx", "ae"), default="rx",
                         help="anomaly detector applied to H and to the enhanced cubes (default rx)")
         sp.add_argument("--windows", type=_windows, default=(5, 15), help="local RX windows INNER,OUTER (5,15)")
+        sp.add_argument("--adapter", choices=ADAPTERS, default=DEFAULT_ADAPTER,
+                        help="how the cube's bands meet the model's: first N bands, the whole range resampled "
+                             "to N, or (auto) the largest shipped N <= B (default %(default)s; docs/formats.md)")
         sp.add_argument("--weights", help="a FERS checkpoint (.pt) to use instead of the shipped models "
                                           "(ours, one you trained, or one converted by export/import_ferd.py)")
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -109,7 +113,7 @@ def _detect_file(path, scene, a):
 
     try:
         return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
-                      windows=a.windows, weights=a.weights, name=scene.name)
+                      windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter)
     except FersInputError as e:
         if e.path is not None:
             raise

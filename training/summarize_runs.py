@@ -27,12 +27,16 @@ def summarize(path: Path) -> str:
     for name, rec in stages.items():
         if not rec:
             continue
-        run = rec["run"]
+        run, data = rec["run"], rec["data"]
+        if "val_groups" in data:  # current record: validation groups (held-out scenes and sensors)
+            val = "; ".join(f"{g} {v['patches']} ({','.join(v['scenes'])})" for g, v in data["val_groups"].items())
+        else:  # records of the first shipped version
+            val = f"{data['val_patches']} ({','.join(data['val_scenes'])})"
         out.append(f" {name}: backbone {run['backbone']} init {run['backbone_weights']}"
                    f"{' (trained)' if run.get('train_backbone') else ' (frozen)'}, lr {run['optim']['lr']}, "
                    f"epochs run {rec['epochs_run']} x {run['optim']['epoch_patches'] or 'all'} patches, "
-                   f"train/val patches {rec['data']['train_patches']}/{rec['data']['val_patches']}, "
-                   f"val scenes {','.join(rec['data']['val_scenes'])}, best epoch {rec['best_epoch']}, "
+                   f"spectral augmentation {'on' if run['data'].get('spectral_aug') else 'off'}, "
+                   f"train patches {data['train_patches']}, val patches {val}, best epoch {rec['best_epoch']}, "
                    f"wall {rec['wall_seconds']:.0f} s on {rec['machine']}")
         keys = [k for k in ("val_rx", "val_spectral", "val_spatial", "val_fusion_add", "val_fusion_mult",
                             "val_score", "train_loss") if any(k in r for r in rec["curve"])]

@@ -92,7 +92,8 @@ def train(cfg: RunConfig, spectral: Path, out: Path) -> dict:
                                    resume=not cfg.restart)
     spa.load_state_dict(best["state"])
     record = {
-        "run": asdict(cfg), "data": data_desc, "curve": rows,
+        "run": {**asdict(cfg), "data": {**asdict(cfg.data), "data": Path(cfg.data.data).name}},
+        "data": data_desc, "curve": rows,
         "best_epoch": best["epoch"], "best_val_score": best["val"], "best_val": rows[best["epoch"]],
         "epochs_run": len(rows) - 1, "wall_seconds": sum(r["seconds"] for r in rows), "machine": common.machine(),
         "spectral_checkpoint": spectral.name,

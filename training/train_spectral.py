@@ -80,8 +80,10 @@ def train(cfg: RunConfig, out: Path) -> dict:
                                    lambda: net.prune().state_dict(), out, f"spectral b{cfg.n_bands}",
                                    batch_maker(tr, cfg.n_bands, cfg.data.augment, cfg.data.spectral_aug),
                                    resume=not cfg.restart)
+    run = asdict(cfg)
+    run["data"]["data"] = Path(cfg.data.data).name  # provenance without the machine's path
     record = {
-        "run": asdict(cfg), "data": data_desc, "backbone_provenance": backbone_provenance(cfg), "curve": rows,
+        "run": run, "data": data_desc, "backbone_provenance": backbone_provenance(cfg), "curve": rows,
         "best_epoch": best["epoch"], "best_val_spectral": best["val"], "val_rx": rows[0]["val_rx"],
         "epochs_run": len(rows) - 1, "wall_seconds": sum(r["seconds"] for r in rows), "machine": common.machine(),
         "selection": "max over epochs of the mean, over validation groups (held-out AVIRIS scenes, held-out "

@@ -12,15 +12,13 @@ full-batch Adam steps (all pixels of the scene in one batch) at ``AE_LR`` = 3e-3
 comes from the model after the last step. The authors' reference runs up to 50 steps at 1e-3 and
 keeps the step whose map has the best AUC against the ground truth; that oracle choice is not
 available to a detector and is not done here, so numbers are not expected to equal the paper's
-AE column. The budget was checked (not tuned) on three non-benchmark ABU scenes (urban-1,
-beach-2, urban-4): 50 x 1e-3, 20 x 3e-3 and 10 x 1e-2 gave the same AUCs to within 0.005, and
-20 x 3e-3 costs 40 % of the reference's 50 steps.
+AE column (the budget check is in docs/large-scenes.md).
 
 Determinism: weights are initialised from ``torch.manual_seed(seed)`` inside a forked RNG
 (the caller's global RNG state is untouched); all ops are deterministic on CPU, so the same seed,
 cube and thread count give identical maps. Cost: about ``AE_ITERS * 3 * P * (128 B + 10240)``
-multiply-adds for ``P`` pixels (a few seconds for 100x100x200 on a 2-core CPU); it is meant for
-benchmark-sized scenes, not for the tiled large-scene path.
+multiply-adds for ``P`` pixels; it is meant for benchmark-sized scenes, not for the tiled
+large-scene path.
 """
 
 from __future__ import annotations

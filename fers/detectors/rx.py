@@ -1,4 +1,4 @@
-"""Global RX detector (paper eq. 17), in NumPy and in batched PyTorch.
+"""Global RX detector (paper eq. 17), in NumPy.
 
 S_RX(i) = (h_i - mu)^T Sigma^{-1} (h_i - mu), with mu and Sigma the mean and covariance of all pixels.
 
@@ -14,7 +14,7 @@ and, unless the input is float64, the per-pixel scoring product in float32 (BLAS
 BLAS threads (``threadpoolctl``): the covariance product keeps the library's threads; the B x B
 whitening always runs on one thread, and so does the scoring product of scene-sized problems
 (``P * B^2 < SINGLE_THREAD_WORK``, e.g. 100 x 100 x 200), where threads cost more than they save
-(abu-airport-1 on the 2-core machine, idle: whitening 1.7 ms on one thread vs 8.0 ms on two).
+(measured in docs/results.md, "Global RX speed").
 """
 
 from __future__ import annotations

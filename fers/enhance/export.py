@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from fers import __version__
+from fers._version import __version__
 from fers.bands import ADAPTER_RULE
 from fers.errors import FersInputError
 from fers.methods import DEFAULT_FUSION, paper_default_fusion

@@ -30,7 +30,8 @@ EXAMPLES = {
     "Urban-3 (AVIRIS, 191 bands)": "abu-urban-3.mat",
     "Beach-4 crop (ROSIS, 102 bands)": "abu-beach-4-crop100.mat",
 }
-BAND_MODES = ("model bands from start", "band range", "all bands (RX only)")
+BAND_MODES = ("model bands from start", "band range", "all bands (RX only)", "auto (measured default)")
+DEFAULT_BAND_MODE = BAND_MODES[3]  # bands "auto": RX on every band, the models on the adapted cube
 DETECTORS = (("global RX", "rx"), ("local RX (dual window)", "lrx"))
 
 RUN_OUTPUTS = ("status", "preview", "map_rx", "map_spectral", "map_spatial", "map_fused", "auc_table",
@@ -75,6 +76,8 @@ def user_errors(fn):
 
 def band_spec_from_controls(mode: str, model_n, start, band_range: str) -> str:
     """The ``bands`` string for :func:`fers.pipeline.detect` from the band controls."""
+    if mode == BAND_MODES[3]:
+        return "auto"
     if mode == BAND_MODES[2]:
         return "all"
     if mode == BAND_MODES[1]:

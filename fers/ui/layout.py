@@ -32,8 +32,8 @@ def _inputs(c: dict) -> None:
                               interactive=False, elem_id="gt-key")
     c["file_info"] = gr.Markdown(elem_id="file-info")
     gr.Markdown("### 2. Settings")
-    c["band_mode"] = gr.Radio(list(cb.BAND_MODES), value=cb.BAND_MODES[0], label="Band subset")
-    with gr.Row() as c["model_row"]:
+    c["band_mode"] = gr.Radio(list(cb.BAND_MODES), value=cb.DEFAULT_BAND_MODE, label="Band subset")
+    with gr.Row(visible=False) as c["model_row"]:
         c["model_n"] = gr.Radio([50, 100, 200], value=200, label="Model bands", min_width=150)
         c["band_start"] = gr.Number(value=0, precision=0, minimum=0, label="Subset starts at band", min_width=120)
     c["band_range"] = gr.Textbox(value="0:100", label="Band range START:STOP (adapted to the nearest model)",

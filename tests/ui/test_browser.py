@@ -89,6 +89,7 @@ def test_upload_cube_and_gt_then_detect(page, tmp_path):
 
     _upload(page, "cube-files", tmp_path / "beach_cube.npy")
     _upload(page, "gt-file", tmp_path / "beach_gt.png")
+    page.get_by_label("model bands from start", exact=True).check()
     page.get_by_label("50", exact=True).check()
     page.locator("#run-btn").click()
     status = page.locator("#run-status")

@@ -106,6 +106,7 @@ def test_band_controls_and_windows():
     assert cb.band_spec_from_controls(cb.BAND_MODES[0], 50, 30, "") == "30:80"
     assert cb.band_spec_from_controls(cb.BAND_MODES[1], 50, 0, " 10:60 ") == "10:60"
     assert cb.band_spec_from_controls(cb.BAND_MODES[2], 50, 7, "") == "all"
+    assert cb.band_spec_from_controls(cb.DEFAULT_BAND_MODE, 50, 7, "") == "auto"
     with pytest.raises(FersInputError):
         cb.band_spec_from_controls(cb.BAND_MODES[1], 50, 0, "10")
     with pytest.raises(FersInputError):
