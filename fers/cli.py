@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from fers.bands import ADAPTERS, DEFAULT_ADAPTER
+from fers.enhance import BACKENDS
 from fers.errors import FersInputError
 
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp):
         sp.add_argument("--bands", default="auto", help=BANDS_HELP)
-        sp.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="enhancer backend")
+        sp.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="enhancer backend: auto (torch when installed, else ONNX Runtime), torch or onnx")
         sp.add_argument("--detector", choices=("rx", "lrx", "ae"), default="rx",
                         help="anomaly detector applied to H and to the enhanced cubes (default rx)")
         sp.add_argument("--windows", type=_windows, default=(5, 15), help="local RX windows INNER,OUTER (5,15)")
@@ -178,7 +180,8 @@ def cmd_bench(a) -> int:
     defaults = {s["default_method"] for s in scenes}
     if a.json:
         print(json.dumps({
-            "bands": parse_band_spec(a.bands).describe(), "backend": a.backend, "detector": a.detector,
+            "bands": parse_band_spec(a.bands).describe(), "backend": scenes[0]["backend"] if scenes else a.backend,
+            "detector": a.detector,
             "weights": a.weights or "shipped", "default_method": defaults.pop() if len(defaults) == 1 else None,
             "scenes": scenes, "errors": errors, "mean_auc": mean_auc, "mean_seconds": mean_sec, "notes": notes,
         }))

@@ -15,7 +15,7 @@ import numpy as np
 from fers import methods as M
 from fers.bands import DEFAULT_ADAPTER, parse_band_spec, prepare_bands
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
-from fers.enhance import BACKENDS, ModelUnavailable, make_enhancer
+from fers.enhance import ModelUnavailable, make_enhancer, resolve_backend
 from fers.errors import FersInputError
 from fers.normalize import normalize_cube
 from fers.result import DetectResult
@@ -26,8 +26,7 @@ RX_ALL_BANDS_MAX_PIXELS = 250_000  # the extra all-band RX reference is computed
 
 
 def _check_args(cube, gt, backend, detector, windows, methods):
-    if backend not in BACKENDS:
-        raise FersInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    resolve_backend(backend)  # checks the name
     if detector not in DETECTORS:
         raise FersInputError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
     if cube.ndim != 3 or cube.shape[2] < 2:
@@ -46,7 +45,7 @@ def _check_args(cube, gt, backend, detector, windows, methods):
     return windows, list(methods) if methods is not None else list(allowed)
 
 
-def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=DEFAULT_WINDOWS, methods=None,
+def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=DEFAULT_WINDOWS, methods=None,
            weights=None, name: str = "", adapter: str = DEFAULT_ADAPTER) -> DetectResult:
     """Run every available method on ``cube (H, W, B)``; with ``gt (H, W)`` also their AUCs.
 
@@ -61,6 +60,7 @@ def detect(cube, gt=None, bands="auto", backend="torch", detector="rx", windows=
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
+    backend = resolve_backend(backend)
     _refuse_large(cube, detector)
     notes: list = []
     sec: dict = {}

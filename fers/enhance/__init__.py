@@ -15,8 +15,20 @@ from pathlib import Path
 
 from fers.errors import FersInputError
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
 _ENHANCERS: dict = {}
+
+
+def resolve_backend(backend: str) -> str:
+    """``auto`` -> ``torch`` when PyTorch is installed, else ``onnx`` (a ``pip install .`` without the
+    ``torch`` extra runs the shipped ONNX files); other names are checked and returned."""
+    if backend not in BACKENDS:
+        raise FersInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    import importlib.util
+
+    return "torch" if importlib.util.find_spec("torch") is not None else "onnx"
 
 
 class ModelUnavailable(FersInputError):
@@ -31,8 +43,7 @@ def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_miss
     with ``weights``, missing or outdated ONNX files are first exported into the user cache (needs
     PyTorch). Raises :class:`ModelUnavailable` when the backend or the files are missing.
     """
-    if backend not in BACKENDS:
-        raise FersInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    backend = resolve_backend(backend)
     key = (int(n_bands), backend, str(weights) if weights else None)
     if key in _ENHANCERS:
         return _ENHANCERS[key]
