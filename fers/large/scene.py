@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from fers import methods as M
+from fers.nodata import floor_invalid
 from fers.normalize import NORMALIZATION, normalize_with
 from fers.detectors.rx_stream import default_chunk_rows, row_chunks, rx_streaming_multi
 from fers.large.spa_stream import enhance_large
@@ -75,12 +76,16 @@ def detect_large(
     chunk_rows: int | None = None,
     progress: bool = False,
     notes: list | None = None,
+    valid: np.ndarray | None = None,
 ) -> tuple[dict, dict]:
     """Global-RX maps of a large cube ``(H, W, N)`` (N = the enhancer's bands) -> ``(maps, seconds)``.
 
     ``maps``: method -> ``(H, W)`` float64 for the requested ``methods`` (see
     :data:`fers.methods.METHODS`); without an enhancer only ``rx``. ``seconds``: stage -> wall time.
-    ``notes`` (a list) receives one line on how the features were computed.
+    ``notes`` (a list) receives one line on how the features were computed. ``valid (H, W)`` bool
+    (optional): no-data pixels are False; ``cube`` must then already hold a neutral spectrum there
+    (a :class:`fers.nodata.FilledCube`). They are left out of the RX statistics and get the lowest
+    valid score before the fusions (the caller turns them into NaN, see :mod:`fers.nodata`).
     """
     hh, ww, n = cube.shape
     sec: dict = {}
@@ -107,7 +112,9 @@ def detect_large(
         return {name: M.feature_cube(h, rows, terms) for name, terms in cubes.items()}
 
     t = time.perf_counter()
-    maps = rx_streaming_multi(read_rows, hh, ww, n, chunk_rows) if cubes else {}
+    maps = rx_streaming_multi(read_rows, hh, ww, n, chunk_rows, valid=valid) if cubes else {}
+    if valid is not None:
+        maps = {k: floor_invalid(v, valid) for k, v in maps.items()}
     maps = M.combine(maps, methods)
     sec["detect"] = time.perf_counter() - t
     return maps, sec
