@@ -2,8 +2,22 @@
 
 Cubes here are ``(H, W, B)``, bands last.
 
-* :func:`parse_band_spec` understands ``auto`` (the default), ``all``, ``N`` (a model band count),
-  ``START:STOP`` (a range) and ``i,j,k`` (an explicit list).
+The band-spec grammar (``--bands``, the app's band box, ``fers.detect(bands=...)``; the same table is
+in docs/formats.md, "Band spec"). Case and surrounding spaces are ignored; band numbers are 0-based::
+
+    auto          the default: plain RX on all B bands, the models on the cube adapted to the
+                  nearest shipped model size (50/100/200)
+    all           every band as stored; model-based methods skipped
+    N             an integer >= 2: adapt the cube to N bands (every method runs on it)
+    START:STOP    the bands START .. STOP-1; either end may be left out (":50" = "0:50",
+                  "5:" = band 5 to the last, ":" = every band as a range); START < STOP
+    i,j,k         two or more distinct band indices, in the order given (no empty items)
+
+A range or list is then adapted to the nearest shipped model size. Anything else (negative numbers,
+a step ``a:b:c``, a repeated index such as ``1,1,1``) is refused with one line naming the rule.
+
+* :func:`parse_band_spec` parses it into a :class:`BandSpec`; :func:`select_bands` applies a range
+  or list (a range reaching past the last band stops there; a list index past it is refused).
 * :func:`adapt_bands` fits any cube to a model with N bands: the first N bands when ``B >= N``,
   linear interpolation along the band axis when ``B < N``. It reports which rule it used.
 """
@@ -24,7 +38,8 @@ ADAPTER_RULE = "first N bands if B >= N, else linear interpolation along the ban
 class BandSpec:
     """A parsed ``--bands`` value.
 
-    kind: ``auto`` | ``all`` | ``count`` | ``range`` | ``list``.
+    kind: ``auto`` | ``all`` | ``count`` | ``range`` | ``list``; a range's ``stop`` is None when
+    open-ended (to the last band).
     """
 
     kind: str
@@ -39,12 +54,16 @@ class BandSpec:
         if self.kind == "count":
             return str(self.count)
         if self.kind == "range":
-            return f"{self.start}:{self.stop}"
+            return f"{self.start}:{'' if self.stop is None else self.stop}"
         return ",".join(str(i) for i in self.indices or ())
 
 
+BAND_SPEC_RULE = ("use 'auto', 'all', a count N >= 2, a range 'START:STOP' (0-based, either end may be left out) "
+                  "or a list 'i,j,k' of distinct band indices")
+
+
 def parse_band_spec(spec: str | int | None) -> BandSpec:
-    """Parse ``auto`` / ``all`` / ``N`` / ``START:STOP`` / ``i,j,k`` into a :class:`BandSpec`."""
+    """Parse ``auto`` / ``all`` / ``N`` / ``START:STOP`` / ``i,j,k`` (module docstring) into a :class:`BandSpec`."""
     if spec is None:
         return BandSpec("auto")
     if isinstance(spec, (int, np.integer)):
@@ -56,25 +75,41 @@ def parse_band_spec(spec: str | int | None) -> BandSpec:
         if s == "all":
             return BandSpec("all")
         if ":" in s:
-            a, b = s.split(":", 1)
-            start = int(a) if a.strip() else 0
-            stop = int(b)
-            if start < 0 or stop <= start:
-                raise ValueError
+            a, b = (t.strip() for t in s.split(":", 1))
+            start = _index(a) if a else 0
+            stop = _index(b) if b else None
+            if stop is not None and stop <= start:
+                raise _Bad("STOP must be greater than START")
             return BandSpec("range", start=start, stop=stop)
         if "," in s:
-            idx = tuple(int(t) for t in s.split(",") if t.strip())
-            if not idx or min(idx) < 0:
-                raise ValueError
+            idx = tuple(_index(t.strip()) for t in s.split(","))
+            dup = sorted({i for i in idx if idx.count(i) > 1})
+            if dup:
+                raise _Bad(f"band {', '.join(map(str, dup))} listed more than once")
             return BandSpec("list", indices=idx)
         n = int(s)
         if n < 2:
-            raise ValueError
+            raise _Bad("a count must be at least 2")
         return BandSpec("count", count=n)
+    except _Bad as e:
+        raise FersInputError(f"bad band spec {spec!r}: {e}; {BAND_SPEC_RULE}") from None
     except ValueError:
-        raise FersInputError(
-            f"bad band spec {spec!r}: use 'auto', 'all', a count N >= 2, 'START:STOP' or a list 'i,j,k'"
-        ) from None
+        raise FersInputError(f"bad band spec {spec!r}; {BAND_SPEC_RULE}") from None
+
+
+class _Bad(ValueError):
+    """A band spec broken in a way worth naming (the message says how)."""
+
+
+def _index(text: str) -> int:
+    """A 0-based band number (digits only: no sign, no step)."""
+    if not text:
+        raise _Bad("empty item")
+    if text.startswith("-"):
+        raise _Bad("negative band number")
+    if not text.isdigit():
+        raise ValueError(text)
+    return int(text)
 
 
 def select_bands(cube: np.ndarray, spec: BandSpec) -> np.ndarray:
@@ -83,7 +118,7 @@ def select_bands(cube: np.ndarray, spec: BandSpec) -> np.ndarray:
     if spec.kind == "range":
         if spec.start >= b:
             raise FersInputError(f"band range {spec.describe()} starts beyond the cube's {b} bands")
-        out = cube[..., spec.start : min(spec.stop, b)]
+        out = cube[..., spec.start : b if spec.stop is None else min(spec.stop, b)]
     elif spec.kind == "list":
         if max(spec.indices) >= b:
             raise FersInputError(f"band index {max(spec.indices)} out of range for a cube with {b} bands")

@@ -22,8 +22,13 @@ from fers.errors import FersInputError
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
               "nearest shipped model: 50/100/200), 'all' (every band; model-based methods skipped), N (adapt "
               "to N bands: first N, or interpolated when the cube has fewer; every method incl. plain RX runs "
-              "on the adapted cube, as the paper's tables), 'START:STOP' (band range, then adapted to the "
-              "nearest shipped model)")
+              "on the adapted cube, as the paper's tables), 'START:STOP' (0-based band range, STOP exclusive, "
+              "either end may be left out) or 'i,j,k' (distinct 0-based band indices), both then adapted to the "
+              "nearest shipped model. The grammar: docs/formats.md, 'Band spec'")
+LAYOUT_HELP = ("TIFF only: where the band axis is, 'bands_first' (B, H, W) or 'bands_last' (H, W, B), when the "
+               "file does not record it (docs/formats.md, 'TIFF band axis')")
+NODATA_HELP = ("no-data value: pixels with any band equal to it (or NaN/Inf) are masked: NaN in the maps, left "
+               "out of statistics and AUCs (overrides the file's ENVI 'data ignore value' / GeoTIFF nodata tag)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "to N, or (auto) the largest shipped N <= B (default %(default)s; docs/formats.md)")
         sp.add_argument("--weights", help="a FERS checkpoint (.pt) to use instead of the shipped models "
                                           "(ours, one you trained, or one converted by export/import_ferd.py)")
+        sp.add_argument("--layout", choices=("bands_first", "bands_last"), help=LAYOUT_HELP)
+        sp.add_argument("--nodata", type=float, help=NODATA_HELP)
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     d = sub.add_parser("detect", help="anomaly maps of one cube (+ AUCs with ground truth)")
@@ -92,7 +99,7 @@ def _scene_files(items):
 
 def _mmap_for(path) -> bool:
     """Memory-map big files (the pipeline then streams them, see fers.large)."""
-    from fers.pipeline import LARGE_MEMMAP_BYTES
+    from fers.memmap import LARGE_MEMMAP_BYTES
 
     try:
         return Path(path).stat().st_size >= LARGE_MEMMAP_BYTES
@@ -115,26 +122,38 @@ def _detect_file(path, scene, a):
 
     try:
         return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
-                      windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter)
+                      windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
+                      nodata=scene.nodata)
     except FersInputError as e:
         if e.path is not None:
             raise
         raise FersInputError(str(e), path) from None
 
 
+def _read_as(info: dict) -> str:
+    """One line on how the file was read, when that was a choice (byte order, band axis, no-data)."""
+    parts = [str(info[k]) for k in ("byte_order", "layout") if info.get(k)]
+    if info.get("nodata") is not None:
+        parts.append(f"no-data value {info['nodata']:g} ({info.get('nodata_source', 'given')})")
+    return "read as: " + "; ".join(parts) if parts else ""
+
+
 def cmd_detect(a) -> int:
     from fers.io import load_cube
 
-    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=_mmap_for(a.cube))
+    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=_mmap_for(a.cube), layout=a.layout,
+                      nodata=a.nodata)
     res = _detect_file(a.cube, scene, a)
     d = res.to_dict()
+    d["input"] = scene.info
     if a.out:
         d["out"] = str(res.save_npz(a.out, gt=scene.gt))
     if a.json:
         print(json.dumps(d))
         return 0
-    for n in res.notes + ([res.auc_note] if res.auc_note else []):
-        print(f"note: {n}", file=sys.stderr)
+    for n in [_read_as(scene.info)] + res.notes + ([res.auc_note] if res.auc_note else []):
+        if n:
+            print(f"note: {n}", file=sys.stderr)
     print(f"{scene.name}: shape {scene.cube.shape}, bands {res.bands} ({res.band_adapter}), "
           f"methods {', '.join(res.maps)}; default map: {res.default_method}")
     if res.auc:
@@ -157,7 +176,8 @@ def cmd_bench(a) -> int:
     for cube_path, gt_path in tqdm(pairs, desc="bench", unit="scene", file=sys.stderr):
         try:
             t = time.perf_counter()
-            scene = load_cube(cube_path, gt_path=gt_path, mmap=_mmap_for(cube_path))
+            scene = load_cube(cube_path, gt_path=gt_path, mmap=_mmap_for(cube_path), layout=a.layout,
+                              nodata=a.nodata)
             load_s = time.perf_counter() - t
             if scene.gt is None:
                 raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",
@@ -170,6 +190,7 @@ def cmd_bench(a) -> int:
             tqdm.write(f"fers: error: {e}", file=sys.stderr)
             continue
         d = res.to_dict()
+        d["input"] = scene.info
         d["seconds"]["load"] = round(load_s, 4)
         scenes.append(d)
         notes.extend(n for n in res.notes if n not in notes)

@@ -1,5 +1,7 @@
 """Detection metrics for score maps ``(H, W)`` against a ground truth ``(H, W)`` bool.
 
+NaN scores mark no-data pixels (:mod:`fers.nodata`): they are left out of every metric.
+
 * :func:`auc` — pixel ROC-AUC, AUC(Pd, Pf), via :func:`sklearn.metrics.roc_auc_score`.
 * :func:`auc_3d` — the 3-D ROC areas (Chang's 3D-ROC analysis; the paper itself reports AUC(Pd, Pf)): scores are
   min-max normalised to tau in [0, 1]; Pd(tau) = share of anomaly pixels with s >= tau,
@@ -24,13 +26,19 @@ def _check(scores, gt, name=None) -> tuple[np.ndarray, np.ndarray]:
         raise FersInputError(f"score map shape {s.shape} does not match ground truth shape {g.shape}", name)
     s = s.ravel()
     g = g.ravel() > 0
+    where = ""
+    scored = ~np.isnan(s)  # NaN marks a no-data pixel (fers.nodata): left out
+    if not scored.all():
+        if not scored.any():
+            raise FersInputError("every pixel of the score map is NaN (no-data); an AUC cannot be computed", name)
+        s, g, where = s[scored], g[scored], " among the pixels with data"
     n_pos = int(g.sum())
     if n_pos == 0:
-        raise FersInputError("ground truth has no anomaly pixel; an AUC cannot be computed", name)
+        raise FersInputError(f"ground truth has no anomaly pixel{where}; an AUC cannot be computed", name)
     if n_pos == g.size:
-        raise FersInputError("ground truth marks every pixel as anomaly; an AUC cannot be computed", name)
+        raise FersInputError(f"ground truth marks every pixel{where} as anomaly; an AUC cannot be computed", name)
     if not np.isfinite(s).all():
-        raise FersInputError("score map contains NaN or Inf", name)
+        raise FersInputError("score map contains Inf", name)
     return s, g
 
 

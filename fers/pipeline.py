@@ -17,11 +17,11 @@ from fers.bands import DEFAULT_ADAPTER, parse_band_spec, prepare_bands
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
 from fers.enhance import ModelUnavailable, make_enhancer, resolve_backend
 from fers.errors import FersInputError
+from fers.memmap import LARGE_MEMMAP_BYTES, LARGE_PIXELS  # module globals here: tests patch them
+from fers.nodata import FilledCube, describe, fill_invalid, floor_invalid, release_for, scan_cube
 from fers.normalize import normalize_cube
 from fers.result import DetectResult
 
-LARGE_PIXELS = 1_000_000  # this many pixels or more: streamed path (fers.large); lrx / ae refused
-LARGE_MEMMAP_BYTES = 512 * 2**20  # a memory-mapped cube whose float32 copy would exceed this: streamed too
 RX_ALL_BANDS_MAX_PIXELS = 250_000  # the extra all-band RX reference is computed on scenes up to this size
 
 
@@ -46,7 +46,7 @@ def _check_args(cube, gt, backend, detector, windows, methods):
 
 
 def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=DEFAULT_WINDOWS, methods=None,
-           weights=None, name: str = "", adapter: str = DEFAULT_ADAPTER) -> DetectResult:
+           weights=None, name: str = "", adapter: str = DEFAULT_ADAPTER, nodata=None) -> DetectResult:
     """Run every available method on ``cube (H, W, B)``; with ``gt (H, W)`` also their AUCs.
 
     bands: the band-spec grammar of :mod:`fers.bands` (default ``auto``: plain RX on all B bands, the
@@ -57,6 +57,11 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     :func:`is_large`) with the RX detector are streamed (:mod:`fers.large`); local RX and the AE are
     refused there. Ground truth without anomaly pixels gives the maps with ``auc`` None and
     ``auc_note`` saying why.
+
+    No-data (:mod:`fers.nodata`): pixels with a NaN/Inf band, or a band equal to ``nodata``, are
+    masked (NaN in every map, left out of the AUCs, counted in ``masked_pixels``). A cube with no
+    valid pixel, or whose valid pixels all have one spectrum, is refused. Scenes smaller than the
+    networks' 8x8 minimum get the plain detector only, with a note.
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
@@ -66,16 +71,34 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     sec: dict = {}
     spec = parse_band_spec(bands)
     t = time.perf_counter()
+    scan = _scan(cube, nodata)
+    valid = scan.valid if scan.n_invalid else None
+    box = scan.box() if valid is not None else (slice(0, cube.shape[0]), slice(0, cube.shape[1]))
+    if valid is not None:
+        notes.append(f"{scan.n_invalid} of {scan.valid.size} pixels are no-data ({describe(nodata)}): left out of "
+                     "normalisation, RX statistics and AUCs, filled with the valid mean for the networks, NaN in "
+                     "the maps")
+    large = is_large(cube) and detector == "rx"
+    # in memory: a float32 copy with masked pixels filled; streamed: the valid area's bounding box (a view)
+    src = cube[box] if large else (fill_invalid(cube, valid, scan.mean) if valid is not None else cube)
     fixed = _weights_bands(weights) if weights else None
-    cube_b, model_bands, adapted = prepare_bands(cube, spec, model_bands=fixed, adapter=adapter)
+    cube_b, model_bands, adapted = prepare_bands(src, spec, model_bands=fixed, adapter=adapter)
     sec["prepare"] = time.perf_counter() - t
     need_model = any(M.BY_NAME[m].needs_model for m in wanted)
+    if need_model and model_bands is not None and not _fits_networks(box, notes, name, valid is not None):
+        need_model = False
     enh = _enhancer_or_note(model_bands, backend, need_model, cube, notes, weights)
     f_spe = f_spa = None
-    if is_large(cube) and detector == "rx":
+    if large:
         from fers.large import detect_large
 
-        maps, sec_large = detect_large(cube_b, enh, methods=wanted, notes=notes)
+        core, sub_valid = cube_b, (valid[box] if valid is not None else None)
+        if sub_valid is not None and not sub_valid.all():
+            fill_b = prepare_bands(scan.mean[None, None].astype(np.float32), spec, fixed, adapter)[0][0, 0]
+            core = FilledCube(cube_b, sub_valid, fill_b, release=release_for(cube_b))
+        else:
+            sub_valid = None
+        maps, sec_large = detect_large(core, enh, methods=wanted, notes=notes, valid=sub_valid)
         sec.update(sec_large)
         h, normalized = cube_b, False
     else:
@@ -84,13 +107,13 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
         sec["prepare"] += time.perf_counter() - t
         if enh is not None:
             t = time.perf_counter()
-            f_spe, f_spa = enh.enhance(h)
+            f_spe, f_spa = _enhance_box(enh, h, box)
             sec["enhance"] = time.perf_counter() - t
             if f_spa is None:
                 notes.append("the model has no Spa-FEN (a Spe-FEN-only checkpoint): spatial and fused methods skipped")
         # auto: the plain baseline is the detector on every band the user gave, not on the adapted cube
         full = spec.kind == "auto" and cube_b.shape[2] != cube.shape[2]
-        score = detector_fn(detector, windows)
+        score = _masked_detector(detector, windows, valid)
 
         def timed(name, fn):
             t0 = time.perf_counter()
@@ -101,36 +124,108 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
         cubes = M.scored_cubes(wanted, M.available_terms(f_spe, f_spa))
         maps = {}
         if full:
-            maps = M.score_cubes(normalize_cube(cube), {}, {n: t for n, t in cubes.items() if not t}, score, timed)
+            maps = M.score_cubes(normalize_cube(src), {}, {n: t for n, t in cubes.items() if not t}, score, timed)
         rest = {n: t for n, t in cubes.items() if n not in maps}
         maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, wanted)
+    if valid is not None:
+        maps = {m: _masked_map(s, box, valid) for m, s in maps.items()}
     res = DetectResult(maps=maps, auc=None, auc3d=None, seconds=sec, band_adapter=adapted, model_bands=model_bands,
                        cube_used=h, notes=notes, detector=detector, backend=backend, bands=spec.describe(),
                        cube_used_normalized=normalized, default_method=M.default_method(model_bands, maps),
                        name=name, shape=tuple(cube.shape), weights=str(weights) if weights else "shipped",
-                       f_spe=f_spe, f_spa=f_spa)
+                       f_spe=f_spe, f_spa=f_spa, masked_pixels=scan.n_invalid)
     if gt is not None:
-        _score(res, cube, gt, spec, detector)
+        _score(res, None if large and valid is not None else src, gt, spec, detector, valid)
     return res
 
 
-def _score(res: DetectResult, cube, gt, spec, detector) -> None:
-    """AUCs of every map (and the all-band RX reference for a fixed band spec on small scenes)."""
+def _scan(cube, nodata):
+    """:func:`fers.nodata.scan_cube`, refusing a cube without valid pixels or with a single spectrum."""
+    scan = scan_cube(cube, nodata, release=release_for(cube))
+    if scan.n_valid == 0:
+        raise FersInputError(f"every pixel is no-data ({describe(nodata)}); there is nothing to detect")
+    if scan.constant:
+        what = "every pixel" if scan.n_invalid == 0 else "every pixel with data"
+        raise FersInputError(f"{what} has the same spectrum (a constant cube, e.g. all zeros); "
+                             "there is nothing to detect")
+    return scan
+
+
+def _fits_networks(box, notes, name="", masked=False) -> bool:
+    """True when the valid area ``box`` is at least the networks' minimum size; else a note says why
+    they are skipped (plain RX has no minimum, so it still runs)."""
+    from fers.enhance.inputs import MIN_SIZE
+
+    rows, cols = box[0].stop - box[0].start, box[1].stop - box[1].start
+    if min(rows, cols) >= MIN_SIZE:
+        return True
+    notes.append(f"{name or 'the cube'} is {rows}x{cols} pixels{' with data' if masked else ''}; the networks need "
+                 f"at least {MIN_SIZE}x{MIN_SIZE}: model-based methods skipped, plain detector only")
+    return False
+
+
+def _enhance_box(enh, h, box):
+    """``(F_spe, F_spa)`` of normalised ``h (H, W, N)``: the networks see only ``box`` (the valid
+    pixels' bounding box, so a no-data border does not reach them); zero features outside it."""
+    if h[box].shape == h.shape:
+        return enh.enhance(h)
+    part = enh.enhance(np.ascontiguousarray(h[box]))
+    out = []
+    for f in part:
+        if f is not None:
+            full = np.zeros(h.shape[:2] + f.shape[2:], dtype=f.dtype)
+            full[box] = f
+            f = full
+        out.append(f)
+    return tuple(out)
+
+
+def _masked_detector(detector, windows, valid):
+    """The detector ``cube -> (H, W)``; with a mask, RX statistics over valid pixels only and masked
+    scores floored to the lowest valid score (they become NaN after the fusions)."""
+    base = detector_fn(detector, windows)
+    if valid is None:
+        return base
+    if detector == "rx":
+        from fers.detectors.rx import rx
+
+        return lambda c: floor_invalid(rx(c, valid), valid)
+    return lambda c: floor_invalid(base(c), valid)
+
+
+def _masked_map(score, box, valid):
+    """A full-size ``(H, W)`` map from ``score`` (full-size, or the ``box`` crop of the streamed path),
+    NaN at every masked pixel."""
+    out = np.full(valid.shape, np.nan)
+    if score.shape == valid.shape:
+        out[...] = score
+    else:
+        out[box] = score
+    out[~valid] = np.nan
+    return out
+
+
+def _score(res: DetectResult, src, gt, spec, detector, valid=None) -> None:
+    """AUCs of every map, masked pixels left out (and the all-band RX reference on ``src``, the cube
+    as given with masked pixels filled, for a fixed band spec on small scenes)."""
     from fers.metrics import auc, auc_3d
 
-    gt = np.asarray(gt)
-    if not np.any(gt > 0) or np.all(gt > 0):
-        res.auc_note = ("ground truth has no anomaly pixel" if not np.any(gt > 0)
-                        else "ground truth marks every pixel") + "; AUC not available"
+    g = np.asarray(gt) > 0
+    gv = g if valid is None else g[valid]
+    where = "" if valid is None else " among the pixels with data"
+    if not np.any(gv) or np.all(gv):
+        res.auc_note = (f"ground truth has no anomaly pixel{where}" if not np.any(gv)
+                        else f"ground truth marks every pixel{where}") + "; AUC not available"
         return
     res.auc = {m: auc(s, gt) for m, s in res.maps.items()}
     res.auc3d = {m: auc_3d(s, gt) for m, s in res.maps.items()}
-    h, w = cube.shape[:2]
-    if spec.kind not in ("all", "auto") and detector == "rx" and h * w <= RX_ALL_BANDS_MAX_PIXELS:
+    h, w = g.shape
+    if src is not None and spec.kind not in ("all", "auto") and detector == "rx" and h * w <= RX_ALL_BANDS_MAX_PIXELS:
         # reference: plain RX on every original band (the usual "Original" column of HAD papers)
         from fers.detectors.rx import rx
 
-        res.rx_all_bands_auc = auc(rx(normalize_cube(cube)), gt)
+        ref = rx(normalize_cube(src), valid)
+        res.rx_all_bands_auc = auc(ref if valid is None else np.where(valid, ref, np.nan), gt)
 
 
 def _weights_bands(weights) -> int:

@@ -31,7 +31,8 @@ class DetectResult:
     truth was given; ``seconds``: stage -> wall time; ``cube_used``: the ``(H, W, N)`` cube the
     detectors saw (normalised unless ``cube_used_normalized`` is False, as on the streamed
     large-scene path); ``f_spe`` / ``f_spa``: the enhanced features ``(H, W, N)`` (None when the
-    models did not run or the scene was streamed); ``default_method``: the map shown by default.
+    models did not run or the scene was streamed); ``default_method``: the map shown by default;
+    ``masked_pixels``: how many no-data pixels were masked (NaN in every map, left out of the AUCs).
     """
 
     maps: dict
@@ -54,6 +55,7 @@ class DetectResult:
     f_spa: np.ndarray | None = field(default=None, repr=False)
     rx_all_bands_auc: float | None = None
     auc_note: str = ""
+    masked_pixels: int = 0
 
     def to_dict(self, digits: int = 6) -> dict:
         """JSON-ready summary (no arrays): what ``--json``, ``bench``, the app and its API return."""
@@ -63,6 +65,7 @@ class DetectResult:
             "detector": self.detector, "weights": self.weights, "methods": list(self.maps),
             "default_method": self.default_method, "auc": _round(self.auc, digits),
             "seconds": _round(self.seconds, 4), "notes": list(self.notes),
+            "masked_pixels": int(self.masked_pixels),
         }
         if self.auc3d:
             d["auc3d"] = {m: _round(v, digits) for m, v in self.auc3d.items()}

@@ -24,9 +24,26 @@ def test_parse_band_spec_forms():
     assert parse_band_spec(":20").start == 0
     assert parse_band_spec("3,1,7").indices == (3, 1, 7)
     assert parse_band_spec("").kind == "auto"
-    for bad in ("abc", "1", "0", "5:5", "9:2", "-3:4", "1,-2"):
+    for bad in ("abc", "1", "0", "5:5", "9:2", "-3:4", "1,-2", "1:2:3", "1,,2", "1,2,", "+3:9"):
         with pytest.raises(FersInputError, match="bad band spec"):
             parse_band_spec(bad)
+
+
+def test_band_spec_grammar_is_consistent(cube):
+    """Issue 11 item 16: '5:' works like ':50' does, and repeated indices are refused."""
+    open_end = parse_band_spec("5:")
+    assert (open_end.kind, open_end.start, open_end.stop, open_end.describe()) == ("range", 5, None, "5:")
+    np.testing.assert_array_equal(select_bands(cube, open_end), cube[..., 5:])
+    np.testing.assert_array_equal(select_bands(cube, parse_band_spec(" : ")), cube)
+    assert parse_band_spec(" 2 : 9 ") == parse_band_spec("2:9")
+    for dup in ("1,1,1", "4,2,4"):
+        with pytest.raises(FersInputError, match=r"listed more than once; use 'auto'") as e:
+            parse_band_spec(dup)
+        assert "\n" not in str(e.value)
+    with pytest.raises(FersInputError, match="STOP must be greater than START"):
+        parse_band_spec("7:3")
+    with pytest.raises(FersInputError, match="beyond"):
+        select_bands(cube, parse_band_spec("30:"))
 
 
 def test_first_n_when_enough_bands(cube):

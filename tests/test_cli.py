@@ -106,3 +106,53 @@ def test_bench_airport1_rx_auc_all_and_default_bands():
             assert s["band_adapter"] == "first 100 of 205 bands"
             assert s["auc"]["rx"] == pytest.approx(0.8789, abs=1e-3)
             assert s["rx_all_bands_auc"] == pytest.approx(0.8221, abs=1e-3)
+
+
+def _one_error_line(r) -> str:
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fers: error:")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+def test_layout_nodata_and_band_grammar_options(tmp_path, rng):
+    import tifffile
+
+    cube = rng.integers(0, 999, size=(4, 3, 30)).astype(np.uint16)  # 30 bands > H, W: a page stack needs --layout
+    tifffile.imwrite(tmp_path / "t.tif", np.moveaxis(cube, -1, 0), photometric="minisblack", metadata=None)
+    r = run_fers("detect", tmp_path / "t.tif", "--bands", "all", "--layout", "bands_first", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["shape"] == [4, 3, 30] and d["input"]["layout"] == "bands_first (given)"
+    big, g = _scene(rng)
+    framed = np.full((24, 22, 10), -9999.0, np.float32)
+    framed[2:-2, 2:-2] = big
+    gf = np.zeros((24, 22), np.uint8)
+    gf[2:-2, 2:-2] = g
+    scipy.io.savemat(tmp_path / "framed.mat", {"data": framed, "map": gf})
+    r = run_fers("bench", tmp_path / "framed.mat", "--bands", "5:", "--nodata", "-9999", "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)["scenes"][0]
+    assert s["masked_pixels"] == 24 * 22 - 20 * 18 and s["input"]["nodata"] == -9999 and s["bands"] == "5:"
+    assert s["auc"]["rx"] > 0.9
+    r = run_fers("detect", tmp_path / "framed.mat", "--bands", "1,1,1")
+    assert "listed more than once" in _one_error_line(r)
+    r = run_fers("detect", tmp_path / "framed.mat", "--layout", "bands_first")
+    assert "framed.mat: layout='bands_first' only applies to TIFF" in _one_error_line(r)
+
+
+def test_tiny_constant_and_empty_cubes(tmp_path, rng):
+    np.save(tmp_path / "tiny.npy", rng.random((2, 2, 60)).astype(np.float32))
+    r = run_fers("detect", tmp_path / "tiny.npy")  # the networks cannot run: plain RX, and the note says why
+    assert r.returncode == 0, r.stderr
+    assert "note: tiny is 2x2 pixels; the networks need at least 8x8" in r.stderr and "methods rx;" in r.stdout
+    assert ".pt" not in r.stderr + r.stdout
+    np.save(tmp_path / "zero.npy", np.zeros((20, 20, 10), np.float32))
+    gt = np.zeros((20, 20), np.uint8)
+    gt[4, 4] = 1
+    np.save(tmp_path / "g.npy", gt)
+    r = run_fers("detect", tmp_path / "zero.npy", "--gt", tmp_path / "g.npy", "--bands", "all")
+    assert f"{tmp_path / 'zero.npy'}: every pixel has the same spectrum" in _one_error_line(r)
+    np.save(tmp_path / "nan.npy", np.full((5, 5, 4), np.nan, np.float32))
+    r = run_fers("detect", tmp_path / "nan.npy")
+    assert f"{tmp_path / 'nan.npy'}: every pixel is no-data (NaN/Inf)" in _one_error_line(r)

@@ -63,6 +63,20 @@ def test_metric_input_errors(gt):
     with pytest.raises(FersInputError, match="does not match"):
         auc(np.ones((3, 3)), gt)
     bad = np.ones(gt.shape)
-    bad[0, 0] = np.nan
-    with pytest.raises(FersInputError, match="NaN"):
+    bad[0, 0] = np.inf
+    with pytest.raises(FersInputError, match="Inf"):
         auc_3d(bad, gt)
+    with pytest.raises(FersInputError, match="every pixel of the score map is NaN"):
+        auc(np.full(gt.shape, np.nan), gt)
+
+
+def test_nan_scores_are_left_out(gt, rng):
+    s = rng.random(gt.shape)
+    masked = np.zeros(gt.shape, bool)
+    masked[:2] = True
+    s_nan = np.where(masked, np.nan, s)
+    assert auc(s_nan, gt) == pytest.approx(auc(s[~masked], gt[~masked]))
+    assert auc_3d(s_nan, gt)["auc_pd_tau"] == pytest.approx(auc_3d(s[~masked], gt[~masked])["auc_pd_tau"])
+    only_anomalies_masked = gt.astype(bool)
+    with pytest.raises(FersInputError, match="no anomaly pixel among the pixels with data"):
+        auc(np.where(only_anomalies_masked, np.nan, s), gt)

@@ -112,21 +112,32 @@ def rx_score_centered(xc: np.ndarray, m: np.ndarray, lower: bool, dtype=np.float
     return np.einsum("ij,ij->j", yt, yt).astype(np.float64)
 
 
-def rx(cube: np.ndarray) -> np.ndarray:
+def rx(cube: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Global RX of a cube ``(H, W, B)`` -> score map ``(H, W)`` float64.
 
-    Float64 input is scored in float64; any other dtype (float32, integers) gets a float32 scoring
-    product on float64 statistics (relative score error ~1e-5).
+    ``valid (H, W)`` bool (optional): the mean and covariance come from these pixels only (the
+    others, e.g. no-data pixels filled with a neutral spectrum, are still scored; see
+    :mod:`fers.nodata`). Float64 input is scored in float64; any other dtype (float32, integers)
+    gets a float32 scoring product on float64 statistics (relative score error ~1e-5).
     """
     cube = np.asarray(cube)
     if cube.ndim != 3:
         raise ValueError(f"rx expects (H, W, B), got shape {cube.shape}")
     h, w, b = cube.shape
     pix = cube.reshape(h * w, b)
-    mean = pix.mean(axis=0, dtype=np.float64)
-    xc = np.subtract(pix, mean, dtype=np.float64)  # (P, B) centred, our own buffer
-    cov = xc.T @ xc  # symmetric product (BLAS syrk): the one step that gains from BLAS threads
-    cov /= max(h * w - 1, 1)
+    if valid is None or valid.all():
+        mean = pix.mean(axis=0, dtype=np.float64)
+        xc = np.subtract(pix, mean, dtype=np.float64)  # (P, B) centred, our own buffer
+        cov = xc.T @ xc  # symmetric product (BLAS syrk): the one step that gains from BLAS threads
+        cov /= max(h * w - 1, 1)
+    else:
+        keep = np.asarray(valid, dtype=bool).ravel()
+        mean = pix[keep].mean(axis=0, dtype=np.float64)
+        xc = np.subtract(pix, mean, dtype=np.float64)
+        xv = xc[keep]
+        cov = xv.T @ xv
+        cov /= max(int(keep.sum()) - 1, 1)
+        del xv
     with blas_threads_for(0, b):  # B x B eigen/Cholesky: threads only add overhead
         m, lower = rx_whitening(cov)
     dtype = np.float64 if cube.dtype == np.float64 else np.float32

@@ -97,19 +97,23 @@ def rx_streaming_multi(
     width: int,
     bands: int,
     chunk_rows: int | None = None,
+    valid: np.ndarray | None = None,
 ) -> dict:
     """Global RX of several cubes at once, each read in row chunks.
 
     ``read_rows(r0, r1)`` returns ``{name: array (r1 - r0, W, B)}`` (the same names on every call);
     it is called twice per chunk (once per pass), so it may compute its cubes on the fly (e.g. a
-    normalised chunk plus enhanced features). Returns ``{name: score map (H, W) float64}``.
+    normalised chunk plus enhanced features). ``valid (H, W)`` bool (optional): only these pixels
+    enter the mean and covariance (every pixel is scored). Returns ``{name: score map (H, W) float64}``.
     """
     if chunk_rows is None:
         chunk_rows = default_chunk_rows(width, bands)
     acc: dict[str, RXAccumulator] = {}
     for r0, r1 in row_chunks(height, int(chunk_rows)):
+        keep = None if valid is None else valid[r0:r1].ravel()
         for name, rows in read_rows(r0, r1).items():
-            acc.setdefault(name, RXAccumulator(bands)).add(np.asarray(rows).reshape(-1, bands))
+            pix = np.asarray(rows).reshape(-1, bands)
+            acc.setdefault(name, RXAccumulator(bands)).add(pix if keep is None else pix[keep])
     scorers = {name: _scorer(a) for name, a in acc.items()}
     out = {name: np.empty((height, width), dtype=np.float64) for name in scorers}
     for r0, r1 in row_chunks(height, int(chunk_rows)):

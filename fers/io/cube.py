@@ -7,12 +7,16 @@ truth ``gt (H, W)`` bool and ``wavelengths (B,)``.
 |---|---|---|
 | ``.mat`` | scipy.io (v4-v7), h5py (v7.3) | cube = the 3-D array, GT = 2-D array of the same (H, W) |
 | ``.npy`` | ``np.load(allow_pickle=False)`` | bands last; ``mmap=True`` memory-maps |
-| ``.hdr`` / ENVI data file | ``spectral.envi.open`` | any interleave; wavelengths from the header |
-| ``.tif`` / ``.tiff`` | tifffile | band axis = smallest axis unless ``layout`` is given |
+| ``.hdr`` / ENVI data file | ``spectral.envi.open`` | any interleave; header checked against the data file |
+| ``.tif`` / ``.tiff`` | tifffile | band axis from the file, else ``layout``, else a shape rule |
 
 Ground truth (``gt_path``): ``.png`` (any channel layout; mask in channel 1 for RGB, as HAD100),
 ``.mat``, ``.npy``, ``.tif``; binarised as ``> 0``. Every failure is a one-line
 :class:`~fers.errors.FersInputError` naming the file.
+
+No-data pixels (a NaN/Inf band, or a band equal to the no-data value: ``nodata=``, else the ENVI
+``data ignore value`` or the GeoTIFF ``GDAL_NODATA`` tag) are counted in ``Scene.info["masked_pixels"]``
+and set to NaN in an in-memory cube; a file with no valid pixel is refused. See :mod:`fers.nodata`.
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ import fers.io.mat as io_mat
 from fers.errors import FersInputError
 from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
-
-FINITE_CHUNK_BYTES = 64 * 2**20
+from fers.nodata import describe, release_for, scan_cube
 
 
 @dataclass
 class Scene:
     """A loaded scene: ``cube (H, W, B)`` float32 (a read-only memmap in the stored dtype when
-    loaded with ``mmap=True``), ``gt (H, W)`` bool or None, ``wavelengths (B,)`` or None."""
+    loaded with ``mmap=True``), ``gt (H, W)`` bool or None, ``wavelengths (B,)`` or None.
+
+    ``nodata``: the no-data value in effect (pass it on as ``fers.detect(..., nodata=scene.nodata)``:
+    an in-memory cube already has NaN there, a memory map does not). ``info``: how the file was read
+    (``format``, ``source_dtype``, ``masked_pixels``, ``nodata`` and ``nodata_source``; ENVI
+    ``byte_order``, ``interleave``, ``data_type``; TIFF ``layout``; ``.mat`` ``key``, ``gt_key``)."""
 
     cube: np.ndarray
     gt: np.ndarray | None
@@ -43,6 +51,7 @@ class Scene:
     name: str
     path: Path
     info: dict = field(default_factory=dict)
+    nodata: float | None = None
 
     @property
     def shape(self) -> tuple:
@@ -69,22 +78,9 @@ def _check_array_bytes(shape, itemsize, max_bytes, path):
         )
 
 
-def check_finite(arr: np.ndarray, path=None, what="cube") -> None:
-    """Raise when a float array holds NaN/Inf; scans ~64 MiB row blocks so a memmap is never copied whole."""
-    if arr.dtype.kind not in "fc":
-        return
-    rows = arr.shape[0] if arr.ndim else 1
-    per_row = max(int(arr[:1].nbytes), 1) if arr.ndim else arr.nbytes
-    step = max(1, FINITE_CHUNK_BYTES // per_row)
-    for r0 in range(0, rows, step):
-        block = arr[r0 : r0 + step] if arr.ndim else arr
-        if not np.isfinite(block).all():
-            bad = int(np.count_nonzero(~np.isfinite(np.asarray(block))))
-            raise FersInputError(f"{what} contains NaN or Inf values ({bad}+ entries, first in rows {r0}..)", path)
-
-
 def validate_cube(cube: np.ndarray, path=None) -> None:
-    """Raise FersInputError unless ``cube`` is a finite numeric ``(H, W, B)`` array with B >= 2."""
+    """Raise FersInputError unless ``cube`` is a real numeric ``(H, W, B)`` array with B >= 2 (NaN/Inf
+    pixels are allowed: they are no-data, see :mod:`fers.nodata`)."""
     if not isinstance(cube, np.ndarray):
         raise FersInputError(f"expected an array, got {type(cube).__name__}", path)
     if cube.ndim != 3:
@@ -96,12 +92,31 @@ def validate_cube(cube: np.ndarray, path=None) -> None:
         raise FersInputError(f"cube is empty: shape {tuple(cube.shape)}", path)
     if b < 2:
         raise FersInputError(f"cube has {b} band(s); at least 2 are needed (shape {tuple(cube.shape)})", path)
-    check_finite(cube, path)
 
 
-def _to_float32(cube: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):  # overflow to Inf is reported by check_finite
-        return np.ascontiguousarray(cube, dtype=np.float32)
+def _to_float32(cube: np.ndarray, path) -> np.ndarray:
+    """``cube`` as C-contiguous float32; refuses finite values beyond float32's range (they would
+    become Inf, i.e. no-data)."""
+    copy = True if isinstance(cube, np.memmap) else None  # a (read-only) memory map is always copied
+    with np.errstate(over="ignore"):
+        out = np.array(cube, dtype=np.float32, order="C", copy=copy)
+    if cube.dtype.kind == "f" and cube.dtype.itemsize > 4:
+        over = np.isinf(out) & np.isfinite(cube)
+        if over.any():
+            raise FersInputError(f"cube (converted to float32) has {int(over.sum())} values beyond float32's range "
+                                 "(about 3.4e38)", path)
+    return out
+
+
+def _nodata_in_effect(nodata, file_nodata, ext) -> tuple[float | None, str]:
+    """``(value, where it came from)``: the caller's ``nodata`` wins over the file's own value."""
+    if nodata is not None:
+        v = float(nodata)
+        return (None if np.isnan(v) else v), "given"
+    if file_nodata is not None:
+        return file_nodata, ("ENVI header 'data ignore value'" if ext not in (".tif", ".tiff")
+                             else "GeoTIFF GDAL_NODATA tag")
+    return None, ""
 
 
 def _sibling_wavelengths(path: Path, n_bands: int):
@@ -113,13 +128,17 @@ def _sibling_wavelengths(path: Path, n_bands: int):
     return wl if wl.size == n_bands else None
 
 
-def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False, max_bytes=None) -> Scene:
+def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False, max_bytes=None,
+              nodata=None) -> Scene:
     """Read a cube file (see module table) -> :class:`Scene` with ``cube (H, W, B)``.
 
     key/gt_key: variable names inside a ``.mat`` (auto-detected when None). gt_path: a separate
     ground-truth file (``.png``/``.mat``/``.npy``/``.tif``); for ``.mat`` cubes an in-file GT is used
-    when no gt_path is given. layout: TIFF band axis. mmap: memory-map ``.npy``/ENVI/TIFF instead of
-    loading (the cube then keeps its stored dtype). max_bytes: refuse larger files/arrays.
+    when no gt_path is given. layout: ``"bands_first"`` / ``"bands_last"``, TIFF only (see
+    :func:`fers.io.formats.tiff_band_axis`). mmap: memory-map ``.npy``/ENVI/TIFF instead of loading
+    (the cube then keeps its stored dtype; with a no-data value it is read into memory unless its
+    float32 copy exceeds ``fers.memmap.LARGE_MEMMAP_BYTES``). max_bytes: refuse larger
+    files/arrays. nodata: the no-data value (overrides the file's own); masked pixels become NaN.
     """
     path = Path(path)
     if not path.exists():
@@ -133,10 +152,14 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         )
     if ext != ".mat" and key is not None:
         raise FersInputError(f"key={key!r} only applies to .mat files", path)
+    if layout is not None and ext not in (".tif", ".tiff"):
+        raise FersInputError(f"layout={layout!r} only applies to TIFF files (.npy and ENVI record their layout, "
+                             ".mat cubes are H x W x B)", path)
     check_size(path, max_bytes)
     gt = None
     wl = None
     info: dict = {"format": ext.lstrip(".") or "envi"}
+    meta: dict = {}
     if ext == ".mat":
         keys = io_mat.list_mat_keys(path)
         cube_key, in_gt, wl_key = io_mat.choose_keys(path, keys, key, gt_key if gt_path is None else None)
@@ -154,24 +177,43 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     elif ext == ".npy":
         cube = fmt.read_npy(path, mmap=mmap)
     elif ext in (".tif", ".tiff"):
-        cube = fmt.read_tiff(path, mmap=mmap, layout=layout)
+        cube, meta = fmt.read_tiff(path, mmap=mmap, layout=layout)
     else:
-        cube, wl = fmt.read_envi(path, mmap=mmap)
+        cube, wl, meta = fmt.read_envi(path, mmap=mmap)
         info["format"] = "envi"
+    info.update({k: v for k, v in meta.items() if k != "nodata"})
     validate_cube(cube, path)
     info["source_dtype"] = str(cube.dtype)
-    if not (mmap and isinstance(cube, np.memmap)):
+    value, source = _nodata_in_effect(nodata, meta.get("nodata"), ext)
+    scan = None  # integers without a no-data value cannot have masked pixels: no pass over the data
+    if cube.dtype.kind == "f" or value is not None:
+        scan = scan_cube(cube, value, release=release_for(cube))
+        if scan.n_valid == 0:
+            raise FersInputError(f"every pixel is no-data ({describe(value)}); there is nothing to detect", path)
+    masked = scan.n_invalid if scan is not None else 0
+    info.update(nodata=value, masked_pixels=masked)
+    if source:
+        info["nodata_source"] = source
+    keep_mmap = mmap and isinstance(cube, np.memmap) and not (masked and value is not None and _fits_in_memory(cube))
+    if not keep_mmap:
         _check_array_bytes(cube.shape, 4, max_bytes, path)
-        wide_float = cube.dtype.kind == "f" and cube.dtype.itemsize > 4
-        cube = _to_float32(cube)
-        if wide_float:  # values beyond float32's range would become Inf
-            check_finite(cube, path, "cube (converted to float32)")
+        cube = _to_float32(cube, path)
+        if masked:
+            cube[~scan.valid] = np.nan  # in memory, NaN is the one no-data marker
     if wl is None and ext == ".npy":
         wl = _sibling_wavelengths(path, cube.shape[2])
     if gt_path is not None:
         gt = load_gt(gt_path, shape=cube.shape[:2], key=gt_key)
     name = path.stem if ext != ".hdr" else path.with_suffix("").name
-    return Scene(cube=cube, gt=gt, wavelengths=wl, name=name, path=path, info=info)
+    return Scene(cube=cube, gt=gt, wavelengths=wl, name=name, path=path, info=info, nodata=value)
+
+
+def _fits_in_memory(cube) -> bool:
+    """True when a memory-mapped cube's float32 copy is small enough that :func:`fers.detect` would
+    read it into memory anyway (so its no-data pixels can be set to NaN here)."""
+    from fers.memmap import LARGE_MEMMAP_BYTES
+
+    return int(np.prod(cube.shape, dtype=np.int64)) * 4 <= LARGE_MEMMAP_BYTES
 
 
 def _binarise(arr: np.ndarray, shape, path, what="ground truth") -> np.ndarray:

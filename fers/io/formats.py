@@ -66,11 +66,133 @@ def find_envi_pair(path) -> tuple[Path, Path]:
     raise FersInputError("no ENVI header (.hdr) beside this data file", path)
 
 
-def read_envi(path, mmap=False) -> tuple[np.ndarray, np.ndarray | None]:
-    """ENVI image -> ``(cube (H, W, B), wavelengths (B,) or None)`` via :func:`spectral.envi.open`."""
+ENVI_BYTE_ORDERS = {"0": "little-endian", "1": "big-endian"}
+ENVI_INTERLEAVES = ("bsq", "bil", "bip")
+# Plausibility of the byte order: real spectra are smooth from band to band; read with the wrong
+# byte order they turn into noise. See envi_byte_order_check.
+BYTE_ORDER_SAMPLE_PIXELS = 4096
+BYTE_ORDER_RATIO = 4.0
+
+
+def _envi_int(header: dict, key: str, hdr, minimum: int) -> int:
+    try:
+        v = int(str(header[key]).strip())
+    except KeyError:
+        raise FersInputError(f"ENVI header has no '{key}' field", hdr) from None
+    except ValueError:
+        raise FersInputError(f"ENVI header field '{key} = {header[key]}' is not a whole number", hdr) from None
+    if v < minimum:
+        raise FersInputError(f"ENVI header field '{key} = {v}' must be at least {minimum}", hdr)
+    return v
+
+
+def check_envi_header(header: dict, hdr) -> dict:
+    """Check the fields that decide how the data file is read -> ``{samples, lines, bands, offset,
+    dtype (with byte order), byte_order, interleave}``; one-line FersInputError for a missing or
+    unsupported field. (spectral would treat an unknown interleave as BSQ and any byte order other
+    than the machine's as swapped, so these are checked here first.)"""
+    from spectral.io.envi import envi_to_dtype
+
+    out = {k: _envi_int(header, k, hdr, 1) for k in ("samples", "lines", "bands")}
+    out["offset"] = _envi_int(header, "header offset", hdr, 0) if "header offset" in header else 0
+    code = str(header.get("data type", "")).strip()
+    if not code:
+        raise FersInputError("ENVI header has no 'data type' field", hdr)
+    if code in ("6", "9"):
+        raise FersInputError(f"ENVI 'data type = {code}' is complex; only real-valued cubes are read", hdr)
+    if code not in envi_to_dtype:
+        raise FersInputError(f"ENVI 'data type = {code}' is not a known numeric type "
+                             f"(supported: {', '.join(k for k in envi_to_dtype if k not in ('6', '9'))})", hdr)
+    order = str(header.get("byte order", "")).strip()
+    if order not in ENVI_BYTE_ORDERS:
+        raise FersInputError(f"ENVI header field 'byte order' is {order or 'missing'!r}; it must be 0 "
+                             "(little-endian) or 1 (big-endian)", hdr)
+    inter = str(header.get("interleave", "")).strip().lower()
+    if inter not in ENVI_INTERLEAVES:
+        raise FersInputError(f"ENVI header field 'interleave' is {inter or 'missing'!r}; it must be bsq, bil or bip",
+                             hdr)
+    dt = np.dtype(envi_to_dtype[code]).newbyteorder("<" if order == "0" else ">")
+    out.update(dtype=dt, byte_order=order, interleave=inter)
+    return out
+
+
+def check_envi_size(fields: dict, data: Path) -> None:
+    """Refuse a data file whose size differs from samples x lines x bands x bytes + header offset."""
+    need = fields["samples"] * fields["lines"] * fields["bands"] * fields["dtype"].itemsize + fields["offset"]
+    have = data.stat().st_size
+    if have == need:
+        return
+    shape = (f"{fields['lines']} lines x {fields['samples']} samples x {fields['bands']} bands x "
+             f"{fields['dtype'].itemsize} bytes + {fields['offset']} offset")
+    if have < need:
+        raise FersInputError(f"ENVI data file is truncated: {have} bytes, the header needs {need} ({shape})", data)
+    raise FersInputError(f"ENVI data file has {have} bytes but the header describes {need} ({shape}); "
+                         "check samples, lines, bands, data type and header offset", data)
+
+
+def _roughness(x: np.ndarray) -> float:
+    """Mean absolute band-to-band step of spectra ``(P, B)`` relative to their spread (NaN when flat).
+
+    Pixels with a non-finite or absurd (> 1e30) value are left out (no-data pixels of a correctly read
+    file); when that leaves fewer than half of them, the reading is garbage: infinite roughness."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        x = x.astype(np.float64)
+        ok = (np.isfinite(x) & (np.abs(x) <= 1e30)).all(axis=1)
+    if ok.sum() * 2 < len(ok) or not ok.any():
+        return np.inf
+    x = x[ok]
+    spread = np.abs(x - x.mean()).mean()
+    return float(np.abs(np.diff(x, axis=1)).mean() / spread) if spread > 0 else np.nan
+
+
+def envi_byte_order_check(sample: np.ndarray, fields: dict, data) -> None:
+    """Refuse when spectra ``(P, B)`` read with the header's byte order are much rougher (band to
+    band, relative to their spread) than the same bytes read the other way round.
+
+    Hand-written because no library checks this: a wrong ``byte order`` field turns smooth spectra
+    into noise (issue 11: AUC ~0.45), while on correctly ordered data the swapped reading is the
+    noisy one, so only a clear ratio (:data:`BYTE_ORDER_RATIO`) refuses. One-byte types and cubes
+    with fewer than 3 bands are not checked.
+    """
+    if fields["dtype"].itemsize == 1 or sample.shape[1] < 3:
+        return
+    sample = np.ascontiguousarray(sample)
+    as_given = _roughness(sample)
+    swapped = _roughness(sample.view(sample.dtype.newbyteorder()))  # the same bytes, the other byte order
+    if np.isfinite(swapped) and not np.isnan(as_given) and as_given > BYTE_ORDER_RATIO * swapped:
+        order = ENVI_BYTE_ORDERS[fields["byte_order"]]
+        other = ENVI_BYTE_ORDERS["1" if fields["byte_order"] == "0" else "0"]
+        how = ("mostly NaN/Inf or beyond 1e30" if np.isinf(as_given)
+               else f"{as_given / swapped:.0f}x rougher from band to band")
+        raise FersInputError(f"the header's 'byte order = {fields['byte_order']}' ({order}) looks wrong: read that way "
+                             f"the spectra are {how} than read as {other}; fix the header's byte order", data)
+
+
+def _sample_pixels(img, rows: int, cols: int) -> np.ndarray:
+    """Up to :data:`BYTE_ORDER_SAMPLE_PIXELS` pixels ``(P, B)`` on a regular grid, read from the memmap."""
+    mm = img.open_memmap(interleave="bip", writable=False)
+    k = max(1, int(np.sqrt(rows * cols / BYTE_ORDER_SAMPLE_PIXELS)))
+    return np.asarray(mm[::k, ::k]).reshape(-1, mm.shape[2])
+
+
+def read_envi(path, mmap=False) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """ENVI image -> ``(cube (H, W, B), wavelengths (B,) or None, info)`` via :func:`spectral.envi.open`.
+
+    The header's size, data type, byte order and interleave are checked before reading; ``info``
+    reports ``byte_order`` ("little-endian (byte order = 0)"), ``interleave``, ``data_type`` and
+    ``nodata`` (the header's ``data ignore value``, or None).
+    """
     import spectral.io.envi as envi
 
     hdr, data = find_envi_pair(path)
+    try:
+        header = envi.read_envi_header(str(hdr))
+    except Exception as e:
+        raise FersInputError(f"cannot read ENVI header: {why(e)}", hdr) from None
+    if str(header.get("file type", "")).strip().lower() == "envi spectral library":
+        raise FersInputError("ENVI header describes a spectral library, not an image cube", hdr)
+    fields = check_envi_header(header, hdr)
+    check_envi_size(fields, data)
     try:
         img = envi.open(str(hdr), str(data))
     except Exception as e:
@@ -78,63 +200,114 @@ def read_envi(path, mmap=False) -> tuple[np.ndarray, np.ndarray | None]:
     if not hasattr(img, "open_memmap"):
         raise FersInputError("ENVI header describes a spectral library, not an image cube", hdr)
     rows, cols, bands = img.nrows, img.ncols, img.nbands
-    expected = int(rows) * int(cols) * int(bands) * int(np.dtype(img.dtype).itemsize) + int(img.offset)
-    actual = data.stat().st_size
-    if actual < expected:
-        raise FersInputError(
-            f"ENVI data file is truncated: {actual} bytes, header needs {expected} ({rows}x{cols}x{bands})", data
-        )
     try:
+        envi_byte_order_check(_sample_pixels(img, rows, cols), fields, data)
         cube = img.open_memmap(interleave="bip", writable=False) if mmap else np.asarray(img.load())
+    except FersInputError:
+        raise
     except Exception as e:
         raise FersInputError(f"cannot read ENVI data: {why(e)}", data) from None
     centers = getattr(getattr(img, "bands", None), "centers", None)
     wl = np.asarray(centers, dtype=np.float64) if centers is not None and len(centers) == bands else None
-    return cube, wl
+    info = {"byte_order": f"{ENVI_BYTE_ORDERS[fields['byte_order']]} (byte order = {fields['byte_order']})",
+            "interleave": fields["interleave"], "data_type": str(fields["dtype"].newbyteorder("="))}
+    info["nodata"] = _nodata_value(header.get("data ignore value"), hdr, "ENVI 'data ignore value'")
+    return cube, wl, info
 
 
-def bands_last(arr: np.ndarray, layout=None, path=None) -> np.ndarray:
-    """Move the band axis of a 3-D image last.
+def _nodata_value(text, path, what: str):
+    """A no-data value from a header field (None when absent or NaN: NaN pixels are masked anyway)."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        v = float(str(text).strip())
+    except ValueError:
+        raise FersInputError(f"{what} {str(text).strip()!r} is not a number", path) from None
+    return None if np.isnan(v) else v
 
-    ``layout``: ``"bands_first"`` ``(B, H, W)``, ``"bands_last"`` ``(H, W, B)``, or None to take the
-    smallest axis as the band axis (axis 0 or 2; ties keep bands last).
+
+LAYOUTS = ("bands_first", "bands_last")
+# TIFF axis letters (tifffile) that say what an axis is; "Q" (unknown) and "I" (a plain stack of
+# pages) do not, and neither do Y and X, which are always the image rows and columns.
+_UNNAMED_AXES = "QI"
+
+
+def tiff_band_axis(shape: tuple, axes: str, layout=None, path=None) -> tuple[int, str]:
+    """Which axis of a 3-D TIFF array ``shape`` (tifffile ``axes``, e.g. ``"YXS"``) holds the bands.
+
+    Returns ``(axis, how)``; ``how`` says where the answer came from. The rule (docs/formats.md,
+    "TIFF band axis"):
+
+    1. the file records it: the one axis besides Y and X has a name (GeoTIFF / plain multi-band
+       ``S`` samples per pixel: contiguous ``YXS`` = bands last, separate planes ``SYX`` = bands
+       first; ImageJ or OME ``C``, ``Z``, ``T`` ...). ``layout`` must then agree.
+    2. else ``layout`` (``"bands_first"`` = ``(B, H, W)``, ``"bands_last"`` = ``(H, W, B)``);
+    3. else the shape: the axis whose length is unique when the other two are equal (a square
+       scene: ``(100, 100, 205)`` has 205 bands), otherwise the strictly smallest axis; all three
+       equal: bands last. When this points at the middle axis, or the first and last have the
+       same length, the file is refused and ``layout`` asked for.
     """
-    if layout not in (None, "bands_first", "bands_last"):
+    if layout not in (None, *LAYOUTS):
         raise FersInputError(f"layout must be 'bands_first' or 'bands_last', not {layout!r}", path)
-    if arr.ndim != 3:
-        return arr
-    if layout == "bands_first":
-        return np.moveaxis(arr, 0, -1)
-    if layout == "bands_last":
-        return arr
-    s = arr.shape
-    if s[0] < s[2] and s[0] <= s[1]:
-        return np.moveaxis(arr, 0, -1)
-    if s[1] < s[0] and s[1] < s[2]:
-        raise FersInputError(f"cannot tell the band axis of shape {s}; pass layout='bands_first' or 'bands_last'",
-                             path)
-    return arr
+    want = {"bands_first": 0, "bands_last": 2}.get(layout)
+    named = [i for i, a in enumerate(axes) if a not in "YX" + _UNNAMED_AXES] if len(axes) == 3 else []
+    if len(named) == 1 and named[0] in (0, 2) and sorted(axes[i] for i in range(3) if i != named[0]) == ["X", "Y"]:
+        ax = named[0]
+        if want is not None and want != ax:
+            raise FersInputError(f"layout={layout!r} contradicts the file, whose axes {axes} {tuple(shape)} put the "
+                                 f"bands {'first' if ax == 0 else 'last'}", path)
+        return ax, f"{LAYOUTS[ax // 2]} (recorded in the file: axes {axes})"
+    if want is not None:
+        return want, f"{layout} (given)"
+    a, b, c = shape
+    if a == b == c:
+        return 2, "bands_last (all axes equal; rule of docs/formats.md)"
+    if a == b or b == c:
+        ax = 2 if a == b else 0
+    elif a == c:
+        ax = 1
+    else:
+        ax = int(np.argmin(shape))
+    if ax == 1:
+        raise FersInputError(f"cannot tell the band axis of shape {tuple(shape)} (the file does not record it); "
+                             "pass --layout bands_first or bands_last", path)
+    return ax, f"{LAYOUTS[ax // 2]} (not recorded in the file; shape rule of docs/formats.md)"
 
 
-def read_tiff(path, mmap=False, layout=None) -> np.ndarray:
-    """Multi-band (Geo)TIFF -> ``(H, W, B)`` (band axis detected, see :func:`bands_last`)."""
+def read_tiff(path, mmap=False, layout=None) -> tuple[np.ndarray, dict]:
+    """Multi-band (Geo)TIFF -> ``(cube (H, W, B), info)``; the band axis by :func:`tiff_band_axis`.
+
+    ``info``: ``layout`` (how the band axis was found) and ``nodata`` (the GDAL_NODATA tag, or None).
+    """
     import tifffile
 
     arr = None
     try:
-        if mmap:
-            try:
-                arr = tifffile.memmap(str(path), mode="r")
-            except Exception:
-                arr = None  # compressed or tiled: fall back to a normal read
-        if arr is None:
-            arr = tifffile.imread(str(path))
+        with tifffile.TiffFile(str(path)) as tf:
+            series = tf.series[0]
+            axes, shape = series.axes, tuple(series.shape)
+            page = tf.pages[0]
+            tag = page.tags.get("GDAL_NODATA")
+            nodata_text = tag.value if tag is not None else None
+            if mmap:
+                try:
+                    arr = tifffile.memmap(str(path), mode="r")
+                except Exception:
+                    arr = None  # compressed or tiled: fall back to a normal read
+            if arr is None:
+                arr = series.asarray()
     except Exception as e:
         raise FersInputError(f"cannot read TIFF (corrupt or truncated): {why(e)}", path) from None
     arr = np.asarray(arr) if not isinstance(arr, np.memmap) else arr
-    while arr.ndim > 3 and 1 in arr.shape:  # e.g. (1, B, H, W) pages/samples axes
-        arr = arr.reshape(arr.shape[: arr.shape.index(1)] + arr.shape[arr.shape.index(1) + 1 :])
-    return bands_last(arr, layout, path)
+    if arr.shape != shape:
+        arr = arr.reshape(shape)
+    if arr.ndim > 3:  # e.g. ImageJ hyperstacks (ZCYX): more than one non-image axis
+        raise FersInputError(f"TIFF has {arr.ndim} axes {axes} {shape}; expected one band axis besides Y and X", path)
+    info = {"nodata": _nodata_value(nodata_text, path, "GeoTIFF GDAL_NODATA tag")}
+    if arr.ndim == 3:
+        ax, info["layout"] = tiff_band_axis(shape, axes, layout, path)
+        arr = np.moveaxis(arr, ax, -1) if ax != 2 else arr
+    return arr, info
 
 
 def read_image(path) -> np.ndarray:

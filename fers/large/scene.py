@@ -22,31 +22,17 @@ the read-only memory map's pages from the process (they stay in the OS page cach
 
 from __future__ import annotations
 
-import mmap
 import time
 
 import numpy as np
 
 from fers import methods as M
+from fers.nodata import floor_invalid
+from fers.memmap import release_pages
 from fers.normalize import NORMALIZATION, normalize_with
 from fers.detectors.rx_stream import default_chunk_rows, row_chunks, rx_streaming_multi
 from fers.large.spa_stream import enhance_large
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-
-
-def release_pages(cube) -> None:
-    """Drop the resident pages of a *read-only* ``np.memmap`` from this process (no-op otherwise).
-
-    Safe for data: the mapping is file-backed and unmodified, later reads fault the pages back in
-    from the page cache. Keeps the process's RSS from growing by the whole file as it is streamed.
-    """
-    mm = getattr(cube, "_mmap", None)
-    if mm is None or getattr(cube, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    try:
-        mm.madvise(mmap.MADV_DONTNEED)
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[float, float]:
@@ -75,12 +61,16 @@ def detect_large(
     chunk_rows: int | None = None,
     progress: bool = False,
     notes: list | None = None,
+    valid: np.ndarray | None = None,
 ) -> tuple[dict, dict]:
     """Global-RX maps of a large cube ``(H, W, N)`` (N = the enhancer's bands) -> ``(maps, seconds)``.
 
     ``maps``: method -> ``(H, W)`` float64 for the requested ``methods`` (see
     :data:`fers.methods.METHODS`); without an enhancer only ``rx``. ``seconds``: stage -> wall time.
-    ``notes`` (a list) receives one line on how the features were computed.
+    ``notes`` (a list) receives one line on how the features were computed. ``valid (H, W)`` bool
+    (optional): no-data pixels are False; ``cube`` must then already hold a neutral spectrum there
+    (a :class:`fers.nodata.FilledCube`). They are left out of the RX statistics and get the lowest
+    valid score before the fusions (the caller turns them into NaN, see :mod:`fers.nodata`).
     """
     hh, ww, n = cube.shape
     sec: dict = {}
@@ -107,7 +97,9 @@ def detect_large(
         return {name: M.feature_cube(h, rows, terms) for name, terms in cubes.items()}
 
     t = time.perf_counter()
-    maps = rx_streaming_multi(read_rows, hh, ww, n, chunk_rows) if cubes else {}
+    maps = rx_streaming_multi(read_rows, hh, ww, n, chunk_rows, valid=valid) if cubes else {}
+    if valid is not None:
+        maps = {k: floor_invalid(v, valid) for k, v in maps.items()}
     maps = M.combine(maps, methods)
     sec["detect"] = time.perf_counter() - t
     return maps, sec

@@ -7,7 +7,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-import fers.io.cube as fio
+import fers.nodata as nodata
 from fers.errors import FersInputError
 from fers.io.cube import load_cube, load_gt, validate_cube
 
@@ -85,27 +85,33 @@ def test_no_3d_array_and_wrong_rank(tmp_path, cube):
         _raises(f"has {len(shape)} dimension", load_cube, q)
 
 
-def test_nan_inf_and_too_few_bands(tmp_path, cube):
-    for bad in (np.nan, np.inf, -np.inf):
+def test_nan_inf_pixels_are_no_data_and_too_few_bands(tmp_path, cube):
+    for bad in (np.nan, np.inf, -np.inf):  # one bad value masks its pixel; the file is no longer refused
         c = cube.copy()
         c[4, 3, 2] = bad
         p = tmp_path / "bad.npy"
         np.save(p, c)
-        _raises("NaN or Inf", load_cube, p)
-        _raises("NaN or Inf", load_cube, p, mmap=True)
+        s = load_cube(p)
+        assert s.info["masked_pixels"] == 1 and np.isnan(s.cube[4, 3]).all() and np.isfinite(s.cube[:4]).all()
+        m = load_cube(p, mmap=True)  # a memory map is left as stored; detect() masks it again
+        assert isinstance(m.cube, np.memmap) and m.info["masked_pixels"] == 1
+    np.save(tmp_path / "all_nan.npy", np.full((3, 2, 4), np.nan, np.float32))
+    assert "all_nan.npy" in _raises(r"every pixel is no-data \(NaN/Inf\)", load_cube, tmp_path / "all_nan.npy")
     one = tmp_path / "one.npy"
     np.save(one, cube[..., :1])
     _raises(r"1 band\(s\); at least 2", load_cube, one)
     _raises("non-numeric", validate_cube, np.zeros((2, 2, 2), dtype=complex))
 
 
-def test_nan_found_in_later_chunk_of_memmap(tmp_path, monkeypatch, rng):
+def test_no_data_found_in_later_chunk_of_memmap(tmp_path, monkeypatch, rng):
     c = rng.random((40, 8, 3))
     c[37, 1, 2] = np.nan
     p = tmp_path / "big.npy"
     np.save(p, c)
-    monkeypatch.setattr(fio, "FINITE_CHUNK_BYTES", 8 * 8 * 3 * 4)  # 4 rows per chunk
-    assert "rows 36" in _raises("NaN or Inf", load_cube, p, mmap=True)
+    monkeypatch.setattr(nodata, "SCAN_CHUNK_BYTES", 8 * 8 * 3 * 4)  # 4 rows per chunk
+    s = load_cube(p, mmap=True)
+    assert s.info["masked_pixels"] == 1
+    assert not nodata.scan_cube(s.cube).valid[37, 1]
 
 
 def test_gt_problems(tmp_path, cube):
@@ -145,7 +151,7 @@ def test_float64_values_beyond_float32_range(tmp_path, cube):
     c = cube.astype(np.float64)
     c[1, 1, 1] = 1e300
     np.save(tmp_path / "huge.npy", c)
-    _raises(r"converted to float32\) contains NaN or Inf", load_cube, tmp_path / "huge.npy")
+    _raises(r"converted to float32\) has 1 values beyond float32's range", load_cube, tmp_path / "huge.npy")
 
 
 def test_key_only_for_mat(tmp_path, cube):

@@ -12,6 +12,8 @@ from PIL import Image
 from fers.errors import FersInputError
 from fers.io.cube import list_mat_keys, load_cube, load_gt
 
+from tests.conftest import load_verified_scene
+
 MATLAB_CLASS = {"float64": "double", "float32": "single", "uint8": "uint8", "uint16": "uint16", "int16": "int16"}
 
 
@@ -172,3 +174,182 @@ def test_separate_gt_overrides_in_file_gt(tmp_path, cube_gt):
     np.save(tmp_path / "o.npy", other)
     s = load_cube(tmp_path / "s.mat", gt_path=tmp_path / "o.npy")
     np.testing.assert_array_equal(s.gt, other > 0)
+
+
+# --- TIFF band axis: recorded in the file, else --layout, else the shape rule (docs/formats.md) ---
+
+@pytest.mark.parametrize("metadata", [{}, None])  # tifffile's shaped series ("QYX") or a plain page stack ("IYX")
+def test_tiff_square_scene_with_more_bands_than_pixels(tmp_path, rng, metadata):
+    """Issue 11 item 1: a 100x100x205 cube was read as (100, 205, 100) bands last and as
+    (205, 100, 100) bands first."""
+    cube = rng.integers(0, 255, size=(100, 100, 205)).astype(np.uint8)
+    kw = {} if metadata == {} else {"metadata": None}
+    for name, arr in (("last.tif", cube), ("first.tif", np.moveaxis(cube, -1, 0))):
+        tifffile.imwrite(tmp_path / name, arr, photometric="minisblack", **kw)
+        s = load_cube(tmp_path / name)
+        _same(s, cube)
+        assert "not recorded in the file" in s.info["layout"]
+
+
+@pytest.mark.parametrize("write,axes", [
+    (dict(photometric="minisblack", planarconfig="contig"), "YXS"),  # GeoTIFF-style samples per pixel
+    (dict(photometric="minisblack", planarconfig="separate"), "SYX"),  # one plane per band
+    (dict(imagej=True, metadata={"axes": "CYX"}), "CYX"),
+    (dict(ome=True, photometric="minisblack", metadata={"axes": "CYX"}), "CYX"),
+    (dict(photometric="minisblack", metadata={"axes": "YXC"}), "YXC"),
+])
+def test_tiff_band_axis_recorded_in_the_file_wins_over_the_shape(tmp_path, rng, write, axes):
+    cube = rng.random((4, 3, 30)).astype(np.float32)  # 30 bands > H, W: the smallest axis would be wrong
+    arr = np.moveaxis(cube, -1, 0) if axes[0] in "SC" else cube
+    p = tmp_path / ("c.ome.tif" if write.get("ome") else "c.tif")
+    tifffile.imwrite(p, arr, **write)
+    s = load_cube(p)
+    _same(s, cube)
+    assert s.info["layout"].endswith(f"(recorded in the file: axes {axes})")
+    right = "bands_first" if axes[0] in "SC" else "bands_last"
+    _same(load_cube(p, layout=right), cube)
+    wrong = "bands_last" if right == "bands_first" else "bands_first"
+    with pytest.raises(FersInputError, match=f"layout='{wrong}' contradicts the file"):
+        load_cube(p, layout=wrong)
+
+
+def test_tiff_ambiguous_shape_is_refused_without_layout(tmp_path, rng):
+    cube = rng.random((6, 9, 6)).astype(np.float32)  # first and last axes equal: either could be bands
+    p = tmp_path / "amb.tif"
+    tifffile.imwrite(p, cube, photometric="minisblack")
+    with pytest.raises(FersInputError, match=r"amb.tif: cannot tell the band axis of shape \(6, 9, 6\).*--layout"):
+        load_cube(p)
+    _same(load_cube(p, layout="bands_last"), cube)
+    assert load_cube(p, layout="bands_first").shape == (9, 6, 6)
+    np.save(tmp_path / "c.npy", cube)
+    with pytest.raises(FersInputError, match="only applies to TIFF"):
+        load_cube(tmp_path / "c.npy", layout="bands_first")
+    with pytest.raises(FersInputError, match="layout must be"):
+        load_cube(p, layout="bsq")
+
+
+def test_geotiff_nodata_tag_masks_pixels(tmp_path, rng):
+    cube = rng.integers(0, 4000, size=(7, 9, 5)).astype(np.int16)
+    cube[0, :] = -9999
+    p = tmp_path / "geo.tif"
+    gdal_nodata = (42113, "s", 0, "-9999", True)  # the GeoTIFF no-data tag, as GDAL writes it
+    tifffile.imwrite(p, cube, photometric="minisblack", planarconfig="contig", extratags=[gdal_nodata])
+    s = load_cube(p)
+    assert s.nodata == -9999 and s.info["nodata_source"] == "GeoTIFF GDAL_NODATA tag" and s.info["masked_pixels"] == 9
+    assert np.isnan(s.cube[0]).all() and np.isfinite(s.cube[1:]).all()
+    assert load_cube(p, nodata=0).info["masked_pixels"] == 0  # the caller's value overrides the file's
+
+
+# --- ENVI: the header is checked against the data file ---
+
+def _smooth_cube(rng, h=12, w=10, b=40):
+    """(h, w, b) uint16 spectra that are smooth from band to band, as real ones are."""
+    t = np.linspace(0, 3, b)
+    base = 2000 + 800 * np.sin(t)[None, None] + rng.normal(0, 200, size=(h, w, 1)) * np.cos(t)[None, None]
+    return (base + rng.normal(0, 5, size=(h, w, b))).astype(np.uint16)
+
+
+def _set_header(hdr, **fields):
+    import spectral.io.envi as envi
+
+    h = envi.read_envi_header(str(hdr))
+    for k, v in fields.items():
+        k = k.replace("_", " ")
+        if v is None:
+            h.pop(k, None)
+        else:
+            h[k] = v
+    envi.write_envi_header(str(hdr), h)
+
+
+def test_envi_header_size_must_match_the_data_file(tmp_path, rng):
+    """Issue 11 item 2: a BIP header saying 200 bands over 205-band data was read silently."""
+    import spectral.io.envi as envi
+
+    cube = rng.integers(0, 4000, size=(6, 5, 205)).astype(np.uint16)
+    hdr = tmp_path / "e.hdr"
+    envi.save_image(str(hdr), cube, interleave="bip")
+    _set_header(hdr, bands="200")
+    with pytest.raises(FersInputError, match=r"e.img: ENVI data file has 12300 bytes but the header describes 12000 "
+                                             r"\(6 lines x 5 samples x 200 bands x 2 bytes \+ 0 offset\)"):
+        load_cube(hdr)
+    _set_header(hdr, bands="205", lines="5")  # fewer lines than stored
+    with pytest.raises(FersInputError, match="header describes"):
+        load_cube(hdr)
+    _set_header(hdr, lines="6", data_type="3")  # int32: the file is too short for it
+    with pytest.raises(FersInputError, match="truncated"):
+        load_cube(hdr)
+    _set_header(hdr, data_type="12", header_offset="8")
+    with pytest.raises(FersInputError, match="truncated"):
+        load_cube(hdr)
+    _set_header(hdr, header_offset="0")
+    _same(load_cube(hdr), cube)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("data_type", "7", "'data type = 7' is not a known numeric type"),
+    ("data_type", "6", "complex"),
+    ("data_type", None, "no 'data type' field"),
+    ("byte_order", None, "'byte order' is 'missing'"),
+    ("byte_order", "2", "'byte order' is '2'"),
+    ("interleave", "bsp", "'interleave' is 'bsp'"),
+    ("samples", "ten", "'samples = ten' is not a whole number"),
+])
+def test_envi_header_fields_are_checked(tmp_path, rng, field, value, match):
+    import spectral.io.envi as envi
+
+    hdr = tmp_path / "e.hdr"
+    envi.save_image(str(hdr), rng.integers(0, 9, size=(4, 3, 5)).astype(np.uint16))
+    _set_header(hdr, **{field: value})
+    with pytest.raises(FersInputError, match=match) as e:
+        load_cube(hdr)
+    assert str(e.value).startswith(str(hdr)) and "\n" not in str(e.value)
+
+
+def test_envi_byte_order_is_reported_and_a_wrong_one_refused(tmp_path, rng):
+    import spectral.io.envi as envi
+
+    cube = _smooth_cube(rng)
+    for order, name in ((0, "little-endian"), (1, "big-endian")):
+        hdr = tmp_path / f"o{order}.hdr"
+        envi.save_image(str(hdr), cube, byteorder=order, interleave="bsq")
+        s = load_cube(hdr)
+        _same(s, cube)
+        assert s.info["byte_order"] == f"{name} (byte order = {order})" and s.info["data_type"] == "uint16"
+        _set_header(hdr, byte_order=str(1 - order))  # the header now lies about the byte order
+        with pytest.raises(FersInputError, match=rf"o{order}.img: the header's 'byte order = {1 - order}' .* looks "
+                                                 rf"wrong: read that way the spectra are \d+x rougher .* as {name}"):
+            load_cube(hdr)
+    noise = tmp_path / "noise.hdr"  # spectra with no band-to-band structure: nothing to judge, accepted
+    envi.save_image(str(noise), rng.integers(0, 60000, size=(8, 8, 20)).astype(np.uint16), byteorder=0)
+    _set_header(noise, byte_order="1")
+    assert load_cube(noise).info["byte_order"] == "big-endian (byte order = 1)"
+
+
+def test_envi_data_ignore_value_masks_pixels(tmp_path, rng):
+    import spectral.io.envi as envi
+
+    cube = _smooth_cube(rng).astype(np.int16)
+    cube[3, 4] = -1
+    hdr = tmp_path / "n.hdr"
+    envi.save_image(str(hdr), cube, metadata={"data ignore value": -1})
+    s = load_cube(hdr)
+    assert s.nodata == -1 and s.info["nodata_source"] == "ENVI header 'data ignore value'"
+    assert s.info["masked_pixels"] == 1 and np.isnan(s.cube[3, 4]).all()
+    m = load_cube(hdr, mmap=True)  # small: read into memory so the app's detect() sees the NaN
+    assert not isinstance(m.cube, np.memmap) and np.isnan(m.cube[3, 4]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_envi_wrong_byte_order_refused_on_a_real_scene(tmp_path, dtype):
+    """abu-airport-1 as ENVI: read with the right byte order it is the scene; with the header's byte order
+    flipped (AUC ~0.45 in issue 11) it is refused."""
+    import spectral.io.envi as envi
+
+    cube = load_verified_scene("abu/abu-airport-1.mat").cube.astype(dtype)
+    hdr = tmp_path / "a1.hdr"
+    envi.save_image(str(hdr), cube, byteorder=0, interleave="bil")
+    _same(load_cube(hdr), cube)
+    _set_header(hdr, byte_order="1")
+    with pytest.raises(FersInputError, match="'byte order = 1' .* looks wrong"):
+        load_cube(hdr)
