@@ -1,4 +1,5 @@
-"""Command line: ``fers detect CUBE ...`` and ``fers bench FILE ...`` (also ``python -m fers``).
+"""Command line: ``fers detect CUBE ...``, ``fers bench FILE ...`` and ``fers batch INPUT... --out DIR``
+(also ``python -m fers``). ``batch`` runs one Dask task per scene (:mod:`fers.batch`, docs/batch.md).
 
 Bad input exits with code 2 and a one-line message ``fers: error: ...`` on stderr (argument errors
 included). ``--json`` prints one JSON object (:meth:`fers.result.DetectResult.to_dict`) on stdout;
@@ -18,6 +19,7 @@ import numpy as np
 from fers.bands import ADAPTERS, DEFAULT_ADAPTER
 from fers.enhance import BACKENDS
 from fers.errors import FersInputError
+from fers.scenes import detect_file, mmap_for, scene_files
 
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
               "nearest shipped model: 50/100/200), 'all' (every band; model-based methods skipped), N (adapt "
@@ -80,31 +82,60 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="AUC and time per scene and method, with means")
     b.add_argument("files", nargs="+", help="cube files with ground truth inside (ABU .mat) or a HAD100 folder")
     common(b)
+
+    t = sub.add_parser("batch", help="many scenes on Dask (a local cluster or an existing one): a maps .npz "
+                                     "per scene and summary.csv in --out (docs/batch.md)")
+    t.add_argument("inputs", nargs="+", help="cube files, glob patterns (quote them), .txt files listing one path "
+                                             "or pattern per line, HAD100 folders")
+    t.add_argument("--out", required=True, help="output folder: <scene>.npz per scene (as detect --out) and "
+                                                "summary.csv; on a cluster every worker must be able to write it")
+    t.add_argument("--workers", type=_positive_int, help="local cluster: worker processes (default: cores // "
+                                                         "threads per worker, at most one per scene)")
+    t.add_argument("--threads-per-worker", type=_positive_int, help="local cluster: scenes run at once per "
+                                                                    "worker process (default 1)")
+    t.add_argument("--memory-limit", type=_memory_limit, help="local cluster: memory per worker, e.g. 4GiB, or a "
+                                                              "fraction of the machine's memory such as 0.25 "
+                                                              "(default auto: the memory split evenly)")
+    t.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786) instead "
+                                       "of a local cluster")
+    t.add_argument("--resume", action="store_true", help="skip scenes whose output in --out is complete and "
+                                                         "made with the same options")
+    common(t)
     return p
 
 
-def _scene_files(items):
-    """Expand HAD100 folders into (cube, gt) pairs; plain files stay (file, None)."""
-    out = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            from fers.io.had100 import HAD100
-
-            out.extend(HAD100(p).test_pairs())
-        else:
-            out.append((p, None))
-    return out
-
-
-def _mmap_for(path) -> bool:
-    """Memory-map big files (the pipeline then streams them, see fers.large)."""
-    from fers.memmap import LARGE_MEMMAP_BYTES
-
+def _positive_int(text: str) -> int:
     try:
-        return Path(path).stat().st_size >= LARGE_MEMMAP_BYTES
-    except OSError:
-        return False  # load_cube reports the problem
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
+def _memory_limit(text: str):
+    """``auto``, a fraction of the machine's memory in (0, 1], or bytes with a unit (``4GiB``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        f = float(text)
+    except ValueError:
+        f = None
+    if f is not None and 0 < f <= 1:
+        return f
+    try:
+        from dask.utils import parse_bytes
+
+        n = parse_bytes(text)
+    except ImportError:
+        return text  # reported by fers batch itself (Dask missing)
+    except (ValueError, TypeError):
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected auto, a fraction such as 0.5, or a size such as 4GiB, "
+                                         f"got {text!r}")
+    return n
 
 
 def _table(rows, methods) -> str:
@@ -114,20 +145,6 @@ def _table(rows, methods) -> str:
         lines.append(f"{name[:28]:28s} " + " ".join(
             f"{vals[m]:11.4f}" if vals.get(m) is not None else f"{'-':>11s}" for m in methods))
     return "\n".join(lines)
-
-
-def _detect_file(path, scene, a):
-    """``fers.detect`` on a loaded scene; a problem it reports is re-raised naming the file."""
-    from fers.pipeline import detect
-
-    try:
-        return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
-                      windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
-                      nodata=scene.nodata)
-    except FersInputError as e:
-        if e.path is not None:
-            raise
-        raise FersInputError(str(e), path) from None
 
 
 def _read_as(info: dict) -> str:
@@ -141,9 +158,9 @@ def _read_as(info: dict) -> str:
 def cmd_detect(a) -> int:
     from fers.io import load_cube
 
-    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=_mmap_for(a.cube), layout=a.layout,
+    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap_for(a.cube), layout=a.layout,
                       nodata=a.nodata)
-    res = _detect_file(a.cube, scene, a)
+    res = detect_file(a.cube, scene, a)
     d = res.to_dict()
     d["input"] = scene.info
     if a.out:
@@ -168,21 +185,20 @@ def cmd_bench(a) -> int:
     is 2 when any file failed."""
     from tqdm import tqdm
 
-    from fers.bands import parse_band_spec
     from fers.io import load_cube
 
-    pairs = _scene_files(a.files)
+    pairs = scene_files(a.files)
     scenes, errors, notes = [], [], []
     for cube_path, gt_path in tqdm(pairs, desc="bench", unit="scene", file=sys.stderr):
         try:
             t = time.perf_counter()
-            scene = load_cube(cube_path, gt_path=gt_path, mmap=_mmap_for(cube_path), layout=a.layout,
+            scene = load_cube(cube_path, gt_path=gt_path, mmap=mmap_for(cube_path), layout=a.layout,
                               nodata=a.nodata)
             load_s = time.perf_counter() - t
             if scene.gt is None:
                 raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",
                                      cube_path)
-            res = _detect_file(cube_path, scene, a)
+            res = detect_file(cube_path, scene, a)
             if res.auc is None:
                 raise FersInputError(res.auc_note, cube_path)
         except FersInputError as e:
@@ -194,26 +210,96 @@ def cmd_bench(a) -> int:
         d["seconds"]["load"] = round(load_s, 4)
         scenes.append(d)
         notes.extend(n for n in res.notes if n not in notes)
-    methods = [m for m in scenes[0]["auc"] if all(m in s["auc"] for s in scenes)] if scenes else []
-    mean_auc = {m: round(float(np.mean([s["auc"][m] for s in scenes])), 6) for m in methods}
-    stages = [k for k in scenes[0]["seconds"] if all(k in s["seconds"] for s in scenes)] if scenes else []
-    mean_sec = {k: round(float(np.mean([s["seconds"][k] for s in scenes])), 4) for k in stages}
+    summary = _run_summary(scenes, errors, notes, a)
+    _print_summary(summary, a)
+    return 2 if errors else 0
+
+
+def _run_summary(scenes, errors, notes, a, **extra) -> dict:
+    """The ``bench --json`` object (``batch --json`` adds ``extra``): the options, the scenes, the errors,
+    mean AUCs over the scenes that have AUCs and mean seconds over the scenes computed in this run (a
+    scene ``batch --resume`` took from an earlier run has ``resumed`` set)."""
+    from fers.bands import parse_band_spec
+
+    def mean_over(dicts, digits):
+        keys = [k for k in dicts[0] if all(k in d for d in dicts)] if dicts else []
+        return {k: round(float(np.mean([d[k] for d in dicts])), digits) for k in keys}
+
     defaults = {s["default_method"] for s in scenes}
+    return {
+        "bands": parse_band_spec(a.bands).describe(), "backend": scenes[0]["backend"] if scenes else a.backend,
+        "detector": a.detector, "weights": a.weights or "shipped", "default_method": defaults.pop() if len(defaults) == 1 else None,
+        "scenes": scenes, "errors": errors, "mean_auc": mean_over([s["auc"] for s in scenes if s["auc"]], 6),
+        "mean_seconds": mean_over([s["seconds"] for s in scenes if not s.get("resumed")], 4), "notes": notes,
+        **extra,
+    }
+
+
+def _print_summary(summary: dict, a) -> None:
+    """``--json``: the summary as one JSON object on stdout; else notes (stderr) and the AUC table."""
     if a.json:
-        print(json.dumps({
-            "bands": parse_band_spec(a.bands).describe(), "backend": scenes[0]["backend"] if scenes else a.backend,
-            "detector": a.detector,
-            "weights": a.weights or "shipped", "default_method": defaults.pop() if len(defaults) == 1 else None,
-            "scenes": scenes, "errors": errors, "mean_auc": mean_auc, "mean_seconds": mean_sec, "notes": notes,
-        }))
-    else:
-        for n in notes:
-            print(f"note: {n}", file=sys.stderr)
-        rows = [(s["name"], s["auc"]) for s in scenes] + ([("MEAN", mean_auc)] if scenes else [])
-        print(f"bands {a.bands}, backend {a.backend}, detector {a.detector}, default map "
-              f"{', '.join(sorted(defaults)) or '-'}")
-        print(_table(rows, methods))
-        print("mean seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in mean_sec.items()))
+        print(json.dumps(summary))
+        return
+    scenes, mean_auc = summary["scenes"], summary["mean_auc"]
+    for n in summary["notes"]:
+        print(f"note: {n}", file=sys.stderr)
+    rows = [(s["name"], s["auc"]) for s in scenes] + ([("MEAN", mean_auc)] if mean_auc else [])
+    print(f"bands {a.bands}, backend {a.backend}, detector {a.detector}, default map "
+          f"{', '.join(sorted({s['default_method'] for s in scenes})) or '-'}")
+    print(_table(rows, list(mean_auc)))
+    print("mean seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean_seconds"].items()))
+
+
+def cmd_batch(a) -> int:
+    """One Dask task per scene (:mod:`fers.batch`); a failed scene is an error entry, the rest go on,
+    and the exit code is 2 when any failed. The summary is ``bench``'s plus the run's details."""
+    try:
+        import distributed  # noqa: F401  (fers.batch imports it where it is used)
+    except ImportError as e:
+        print(f"fers: error: fers batch needs Dask distributed ({e}); pip install 'fers[batch]' "
+              f"or 'dask[distributed]'", file=sys.stderr)
+        return 1
+    from fers import batch
+
+    sized = [f for f, v in (("--workers", a.workers), ("--threads-per-worker", a.threads_per_worker),
+                            ("--memory-limit", a.memory_limit)) if v is not None]
+    if a.scheduler and sized:
+        raise FersInputError(f"{', '.join(sized)} size a local cluster; with --scheduler the workers are sized "
+                             f"where they are started (docs/batch.md)")
+    pairs = batch.expand_inputs(a.inputs)
+    out = Path(a.out).resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FersInputError(f"cannot create the output folder: {e.strerror or e}", a.out) from None
+    options = batch.SceneOptions(bands=a.bands, backend=a.backend, detector=a.detector, windows=a.windows,
+                                 weights=str(Path(a.weights).resolve()) if a.weights else None,
+                                 adapter=a.adapter, layout=a.layout, nodata=a.nodata)
+    with batch.connect(a.scheduler, a.workers, a.threads_per_worker, a.memory_limit,
+                       max_workers=len(pairs)) as (client, _):
+        cluster = batch.cluster_info(client)
+        print(f"fers batch: {len(pairs)} scene(s) on {cluster['workers']} worker(s), {cluster['threads']} "
+              f"thread(s), scheduler {cluster['scheduler']}", file=sys.stderr)
+        if cluster["dashboard"]:
+            from importlib.util import find_spec
+
+            hint = "" if a.scheduler or find_spec("bokeh") else " (its plots need bokeh: pip install 'bokeh>=3.1')"
+            print(f"dashboard: {cluster['dashboard']}{hint}", file=sys.stderr)
+        run = batch.run_batch(client, pairs, out, options, resume=a.resume)
+    csv_path = batch.write_summary_csv(run.rows, out)
+    ok = [r for r in run.rows if not r["error"]]
+    errors = [{"file": r["file"], "error": r["error"]} for r in run.rows if r["error"]]
+    notes: list = []
+    for r in ok:
+        notes.extend(n for n in r.get("notes", []) if n not in notes)
+    summary = _run_summary(ok, errors, notes, a, out=str(out), summary_csv=str(csv_path),
+                           resumed=[r["name"] for r in ok if r.get("resumed")], throughput=run.throughput,
+                           cluster=cluster)
+    _print_summary(summary, a)
+    tp = run.throughput
+    print(f"fers batch: {run.computed} computed, {run.resumed} resumed, {run.failed} failed in {tp['seconds']:.1f} "
+          f"s: {tp['scenes_per_min']:.2f} scenes/min, {tp['megapixels_per_s']:.3g} megapixels/s; summary {csv_path}",
+          file=sys.stderr)
     return 2 if errors else 0
 
 
@@ -221,7 +307,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return cmd_detect(args) if args.command == "detect" else cmd_bench(args)
+        return {"detect": cmd_detect, "bench": cmd_bench, "batch": cmd_batch}[args.command](args)
     except FersInputError as e:
         print(f"fers: error: {e}", file=sys.stderr)
         return 2

@@ -15,7 +15,8 @@ LAYERS = [
      "fers.detectors",
      "fers.models"),
     ("fers.enhance", "fers.large"),
-    ("fers.pipeline",),
+    ("fers.pipeline", "fers.scenes"),
+    ("fers.batch",),
     ("fers.cli", "fers.ui", "fers.__main__", "fers"),
 ]
 

@@ -1,0 +1,51 @@
+"""Scenes as files: what ``fers bench`` and ``fers batch`` share to turn a path into a result.
+
+``scene_files`` expands inputs (HAD100 folders into ``(cube, gt)`` pairs), ``mmap_for`` decides which
+files are memory-mapped (the pipeline then streams them), ``detect_file`` runs :func:`fers.detect` on a
+loaded :class:`fers.io.Scene` and names the file in any error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fers.errors import FersInputError
+
+
+def scene_files(items):
+    """Expand HAD100 folders into (cube, gt) pairs; plain files stay (file, None)."""
+    out = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            from fers.io.had100 import HAD100
+
+            out.extend(HAD100(p).test_pairs())
+        else:
+            out.append((p, None))
+    return out
+
+
+def mmap_for(path) -> bool:
+    """Memory-map big files (the pipeline then streams them, see fers.large)."""
+    from fers.memmap import LARGE_MEMMAP_BYTES
+
+    try:
+        return Path(path).stat().st_size >= LARGE_MEMMAP_BYTES
+    except OSError:
+        return False  # load_cube reports the problem
+
+
+def detect_file(path, scene, a):
+    """``fers.detect`` on a loaded scene with the options of ``a`` (``bands``, ``backend``, ``detector``,
+    ``windows``, ``weights``, ``adapter``: the CLI's names); a problem it reports is re-raised naming the file."""
+    from fers.pipeline import detect
+
+    try:
+        return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
+                      windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
+                      nodata=scene.nodata)
+    except FersInputError as e:
+        if e.path is not None:
+            raise
+        raise FersInputError(str(e), path) from None
