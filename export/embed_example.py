@@ -27,10 +27,11 @@ def open_model(path):
     return sess, meta
 
 
-def adapt_bands(cube, n):
-    """metadata 'band_adapter': first n bands if B >= n, else linear interpolation to n bands."""
+def adapt_bands(cube, n, rule="resample"):
+    """metadata 'band_adapter_name': 'resample' = the whole band range linearly resampled to n bands;
+    'first' = the first n bands if B >= n, else the same interpolation."""
     b = cube.shape[-1]
-    if b >= n:
+    if b == n or (b > n and rule == "first"):
         return cube[..., :n]
     pos = np.linspace(0.0, b - 1.0, n)
     j = np.minimum(pos.astype(int), b - 2)
@@ -62,7 +63,8 @@ def detect(cube, spe_path, spa_path):
     spe, meta = open_model(spe_path)
     spa, _ = open_model(spa_path)
     n = int(meta["n_bands"])
-    h = normalise(adapt_bands(cube.astype(np.float32), n), meta["normalization"]["scale"])
+    h = normalise(adapt_bands(cube.astype(np.float32), n, meta.get("band_adapter_name", "first")),
+                  meta["normalization"]["scale"])
     x = np.ascontiguousarray(h.transpose(2, 0, 1)[None])  # (1, n, H, W)
     f_spe = spe.run(None, {"cube": x})[0][0].transpose(1, 2, 0)  # (H, W, n)
     f_spa = spa.run(None, {"cube": x})[0][0].transpose(1, 2, 0)

@@ -155,7 +155,14 @@ def resample_bands(cube: np.ndarray, n: int) -> np.ndarray:
 #   resample - the whole band range linearly resampled to N samples (compresses or stretches);
 #   floor   - (auto only) the largest shipped N <= B with "first" (no interpolation unless B < 50).
 ADAPTERS = ("first", "resample", "floor")
-DEFAULT_ADAPTER = "first"
+ADAPTER_RULES = {
+    "first": "first N bands if B >= N, else linear interpolation along the band axis to N",
+    "resample": "the whole band range linearly resampled to N samples (B != N)",
+    "floor": "bands auto: the largest model N <= B, its first N bands",
+}
+# Chosen on held-out validation (training/select_defaults.py; docs/method.md "Defaults"), never on
+# benchmark scenes; "first" is the paper's setting, available by name (--adapter first).
+DEFAULT_ADAPTER = "resample"
 
 
 def adapt_bands(cube: np.ndarray, n: int, adapter: str = "first") -> tuple[np.ndarray, str]:

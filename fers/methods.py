@@ -74,7 +74,7 @@ def methods_for(detector: str) -> tuple:
 
 # The map shown by default: chosen on cross-sensor validation (implanted targets, held-out sensors),
 # never on benchmark scenes; see docs/method.md ("Defaults") for the measurements.
-DEFAULT_FUSION = "fusion_rx"
+DEFAULT_FUSION = "fusion_mult"
 
 
 def default_method(model_bands, maps) -> str:

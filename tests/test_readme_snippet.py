@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fers.methods import DEFAULT_FUSION
+
 from fers.enhance.paths import shipped_checkpoint
 from fers.io.cube import load_cube
 from fers.metrics import auc
@@ -43,4 +45,5 @@ def test_readme_embedding_snippet_matches_pipeline(tmp_path):
     exec(compile(code, "README.md snippet", "exec"), ns)
     ref = detect(scene.cube, scene.gt, bands="50", backend="onnx")
     assert ns["scores"].shape == scene.gt.shape
-    assert auc(ns["scores"], scene.gt) == pytest.approx(ref.auc["fusion_add"], abs=1e-4)
+    assert ref.default_method == DEFAULT_FUSION == "fusion_mult"  # the snippet computes the default map
+    assert auc(ns["scores"], scene.gt) == pytest.approx(ref.auc[DEFAULT_FUSION], abs=1e-4)

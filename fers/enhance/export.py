@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from fers._version import __version__
-from fers.bands import ADAPTER_RULE
+from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER
 from fers.errors import FersInputError
 from fers.methods import DEFAULT_FUSION, paper_default_fusion
 from fers.normalize import NORMALIZATION
@@ -90,7 +90,9 @@ def fen_metadata(config: dict, branch: str, checkpoint=None, sha256: str | None 
         f"bands adapted by band_adapter, height and width >= 8",
         "output": f"{OUTPUT_NAME}: (batch, {n}, height, width) float32 features "
         f"F_{branch}, added to the normalised cube before RX",
-        "band_adapter": config.get("band_adapter", ADAPTER_RULE),
+        "band_adapter": ADAPTER_RULES[DEFAULT_ADAPTER],
+        "band_adapter_name": DEFAULT_ADAPTER,
+        "training_band_adapter": config.get("band_adapter", ADAPTER_RULE),
         "normalization": config.get("normalization", NORMALIZATION),
         "methods": METHOD_RECIPES,
         "default_fusion": DEFAULT_FUSION,

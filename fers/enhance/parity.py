@@ -4,8 +4,11 @@ Checks, per input cube ``h (H, W, N)`` (normalised, bands adapted):
 
 * features: ``max|F_onnx - F_torch| / max|F_torch|`` for F_spe and F_spa must be <= ``FEATURE_TOL``;
 * detection (cubes with ground truth): the AUC of every method of ``fers.methods.method_maps``
-  (RX, spectral, spatial, fusion_add, fusion_mult; paper eq. 17-23) must agree to 4 decimals,
-  i.e. ``|AUC_onnx - AUC_torch| < AUC_TOL``.
+  (paper eq. 17-23) must agree within ``AUC_TOL``. The AUC is not reproducible to better than a few
+  1e-4 in float32 at all: RX whitens with the smallest covariance eigenvalues, so a 1e-6 relative
+  change of the features moves the 200-band spectral AUC of abu-airport-1 by 2.7e-4, and PyTorch itself
+  on 1 vs 2 threads differs by up to 1.6e-4 (fusion_add); ``AUC_TOL`` sits above that floor, and the
+  feature check is the export check proper.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from fers.normalize import normalize_cube
 from fers.enhance.onnx_backend import INPUT_NAME
 
 FEATURE_TOL = 1e-4
-AUC_TOL = 5e-5
+AUC_TOL = 5e-4
 BENCHMARK_SCENES = ("abu-airport-1", "abu-airport-2", "abu-airport-3", "abu-airport-4", "abu-urban-3",
                     "abu-beach-4-crop100")
 ODD_SIZES = ((37, 53), (64, 64), (100, 100), (150, 150), (9, 131))

@@ -22,7 +22,7 @@ import fers.enhance.parity as parity  # noqa: E402  (export/parity.py)
 from export import to_onnx  # noqa: E402  (export/to_onnx.py)
 from fers import __version__
 from fers.methods import DEFAULT_FUSION, METHODS  # noqa: E402
-from fers.bands import ADAPTER_RULE  # noqa: E402
+from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER  # noqa: E402
 from fers.models.checkpoint import build_fens, default_config, save_fens  # noqa: E402
 from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
 from fers.normalize import NORMALIZATION  # noqa: E402
@@ -97,7 +97,8 @@ def test_metadata_for_embedding(exported, branch):
     assert not [k for k in need if f"fers.{k}" not in meta]
     assert json.loads(meta["fers.n_bands"]) == N_BANDS
     assert meta["fers.branch"] == branch
-    assert meta["fers.band_adapter"] == ADAPTER_RULE
+    assert meta["fers.band_adapter"] == ADAPTER_RULES[DEFAULT_ADAPTER]  # how to fit a cube at inference
+    assert meta["fers.band_adapter_name"] == DEFAULT_ADAPTER and meta["fers.training_band_adapter"] == ADAPTER_RULE
     assert json.loads(meta["fers.normalization"]) == NORMALIZATION
     assert meta["fers.default_fusion"] == DEFAULT_FUSION  # measured default
     assert meta["fers.paper_default_fusion"] == "fusion_mult"  # paper: fusion A for <= 50 bands
