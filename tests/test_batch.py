@@ -125,7 +125,7 @@ def test_resume_skips_complete_outputs_and_redoes_a_truncated_one(tmp_path, caps
     code, other, err = _batch(capsys, cluster, *paths, "--out", out_dir, "--bands", "20", "--resume")
     assert code == 0, err
     assert other["resumed"] == [] and other["throughput"]["scenes_computed"] == 3
-    assert all(s["band_adapter"] == "first 20 of 30 bands" for s in other["scenes"])
+    assert all(s["band_adapter"] == "linear interpolation 30 -> 20 bands" for s in other["scenes"])
 
 
 def test_corrupt_file_in_the_middle_is_reported_and_the_rest_finish(tmp_path, capsys, cluster):

@@ -54,7 +54,7 @@ def test_detect_writes_npz_with_png_gt(tmp_path, rng):
     r = run_fers("detect", tmp_path / "c.npy", "--gt", tmp_path / "g.png", "--bands", "8", "--out", out, "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["band_adapter"] == "first 8 of 10 bands" and "rx" in d["auc"]
+    assert d["band_adapter"] == "linear interpolation 10 -> 8 bands" and "rx" in d["auc"]  # default: resample
     with np.load(out, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         assert z["rx"].shape == (20, 18) and meta["methods"] == list(d["auc"])
@@ -93,15 +93,16 @@ def test_bench_reports_a_bad_file_and_keeps_the_good_ones(tmp_path, rng):
 
 def test_bench_airport1_rx_auc_all_and_default_bands():
     path = verified_path("abu/abu-airport-1.mat")
-    for bands in ("all", None, "100"):
-        r = run_fers("bench", path, "--json", *(["--bands", bands] if bands else []))
+    for bands in ("all", None, "100"):  # "100" with the paper's adapter (first N bands), by name
+        r = run_fers("bench", path, "--json", *(["--bands", bands] if bands else []),
+                     *(["--adapter", "first"] if bands == "100" else []))
         assert r.returncode == 0, r.stderr
         s = json.loads(r.stdout)["scenes"][0]
         assert s["shape"] == [100, 100, 205]
         if bands in ("all", None):  # default auto: plain RX on all 205 bands
             assert s["auc"]["rx"] == pytest.approx(0.8221, abs=1e-3)
         if bands is None:
-            assert s["band_adapter"] == "auto: rx on all 205 bands; models on first 200 of 205 bands"
+            assert s["band_adapter"] == "auto: rx on all 205 bands; models on linear interpolation 205 -> 200 bands"
         if bands == "100":  # RX on the adapted cube, plus the all-band reference
             assert s["band_adapter"] == "first 100 of 205 bands"
             assert s["auc"]["rx"] == pytest.approx(0.8789, abs=1e-3)

@@ -13,6 +13,7 @@ import fers.enhance
 import fers.pipeline as pl
 import fers.methods as fusion
 from fers.errors import FersInputError
+from fers.bands import resample_bands
 from fers.metrics import auc
 from fers.normalize import normalize_cube
 from fers.detectors.rx import rx
@@ -81,9 +82,11 @@ def test_method_subset_and_band_range(scene, fake):
     cube, _ = scene
     res = pl.detect(cube, bands="2:9", methods=["fusion_mult"])
     assert list(res.maps) == ["fusion_mult"] and res.model_bands == 50 and res.auc is None
-    res = pl.detect(cube, bands="8", methods=["rx"])
+    res = pl.detect(cube, bands="8", methods=["rx"], adapter="first")  # the paper's "first N bands"
     assert list(res.maps) == ["rx"] and (8, "torch") not in fake  # plain RX needs no enhancer
     np.testing.assert_allclose(res.maps["rx"], rx(normalize_cube(cube[..., :8])))
+    res = pl.detect(cube, bands="8", methods=["rx"])  # the default adapter resamples the whole range
+    np.testing.assert_allclose(res.maps["rx"], rx(normalize_cube(resample_bands(cube, 8))))
 
 
 def test_missing_model_is_a_note_not_an_error(scene, monkeypatch, tmp_path):

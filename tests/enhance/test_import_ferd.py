@@ -30,7 +30,7 @@ def converted(tmp_path_factory):
 def test_converted_weights_reproduce_the_published_aucs(converted):
     a1 = verified_path("abu/abu-airport-1.mat")
     a2 = verified_path("abu/abu-airport-2.mat")
-    r = subprocess.run([sys.executable, "-m", "fers", "bench", str(a1), str(a2), "--bands", "200", "--weights",
+    r = subprocess.run([sys.executable, "-m", "fers", "bench", str(a1), str(a2), "--bands", "200", "--adapter", "first", "--weights",
                         str(converted), "--json"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

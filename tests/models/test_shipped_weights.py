@@ -34,7 +34,11 @@ def test_shipped_checkpoint_config_is_complete(n):
         rec = cfg["training"][stage]
         assert rec["curve"] and rec["wall_seconds"] > 0 and rec["epochs_run"] >= 1
         assert rec["run"]["backbone_weights"] in ("none", "imagenet")
-        scenes = " ".join(rec["data"]["train_scenes"] + rec["data"]["val_scenes"])
+        data = rec["data"]
+        scenes = " ".join([s for v in data["train_scenes"].values() for s in v]
+                          + [s for g in data["val_groups"].values() for s in g["scenes"]])
+        assert "casi-muufl-100x100x64" not in scenes  # the labelled CASI scene is validation-only
+        assert "/" not in repr(rec["run"]["data"]["data"])  # no machine paths in a shipped file
         for bench in ("abu-airport", "abu-urban-3", "abu-beach-4"):
             assert bench not in scenes
 
