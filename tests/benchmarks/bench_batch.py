@@ -25,13 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _repo import REPO  # noqa: E402
+from _repo import REPO
+from dask.distributed import Client, LocalCluster, get_task_stream
 
-sys.path.insert(0, str(REPO))  # this checkout's fers (workers inherit the path), not another install's
-
-from dask.distributed import Client, LocalCluster, get_task_stream  # noqa: E402
-
-from fers import batch  # noqa: E402
+from fers import batch  # the installed package (pip install -r requirements.txt installs this checkout, editable)
 
 ABU = REPO.parent / "shared" / "data" / "abu"
 
