@@ -116,10 +116,22 @@ def _detect_file(path, scene, a):
         raise FersInputError(str(e), path) from None
 
 
+def _precheck(a, cube_path, key=None, gt_path=None, gt_key=None) -> bool:
+    """Refuse the request from the files' headers before decoding them (memory budget, fers.budget);
+    returns whether to memory-map the cube."""
+    from fers.pipeline import check_file_request
+
+    mmap = _mmap_for(cube_path)
+    check_file_request(cube_path, key=key, gt_path=gt_path, gt_key=gt_key, mmap=mmap, bands=a.bands,
+                       backend=a.backend, detector=a.detector, weights=a.weights)
+    return mmap
+
+
 def cmd_detect(a) -> int:
     from fers.io import load_cube
 
-    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=_mmap_for(a.cube))
+    mmap = _precheck(a, a.cube, a.key, a.gt, a.gt_key)
+    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap)
     res = _detect_file(a.cube, scene, a)
     d = res.to_dict()
     if a.out:
@@ -151,7 +163,7 @@ def cmd_bench(a) -> int:
     for cube_path, gt_path in tqdm(pairs, desc="bench", unit="scene", file=sys.stderr):
         try:
             t = time.perf_counter()
-            scene = load_cube(cube_path, gt_path=gt_path, mmap=_mmap_for(cube_path))
+            scene = load_cube(cube_path, gt_path=gt_path, mmap=_precheck(a, cube_path, gt_path=gt_path))
             load_s = time.perf_counter() - t
             if scene.gt is None:
                 raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",
@@ -190,16 +202,21 @@ def cmd_bench(a) -> int:
 
 
 def main(argv=None) -> int:
+    from fers import progress
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return cmd_detect(args) if args.command == "detect" else cmd_bench(args)
+        with progress.shown():  # tqdm bars on stderr for every stage that can take a while
+            return cmd_detect(args) if args.command == "detect" else cmd_bench(args)
     except FersInputError as e:
         print(f"fers: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fers: interrupted", file=sys.stderr)
         return 130
-    except MemoryError:
-        print("fers: error: out of memory (try a smaller scene or a band range)", file=sys.stderr)
-        return 1
+    except MemoryError:  # the estimate (fers.budget) should refuse first; the machine had less than it said
+        what = getattr(args, "cube", None) or "request"
+        print(f"fers: error: {what}: out of memory; set FERS_MAX_MEMORY below this machine's free memory so "
+              "the request is refused or streamed up front, or crop the scene", file=sys.stderr)
+        return 2

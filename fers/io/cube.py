@@ -25,9 +25,11 @@ import numpy as np
 
 import fers.io.formats as fmt
 import fers.io.mat as io_mat
+from fers.budget import release_pages
 from fers.errors import FersInputError
 from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
+from fers.progress import bar
 
 FINITE_CHUNK_BYTES = 64 * 2**20
 
@@ -76,9 +78,11 @@ def check_finite(arr: np.ndarray, path=None, what="cube") -> None:
     rows = arr.shape[0] if arr.ndim else 1
     per_row = max(int(arr[:1].nbytes), 1) if arr.ndim else arr.nbytes
     step = max(1, FINITE_CHUNK_BYTES // per_row)
-    for r0 in range(0, rows, step):
+    for r0 in bar(range(0, rows, step), desc="checking values", unit="block"):
         block = arr[r0 : r0 + step] if arr.ndim else arr
-        if not np.isfinite(block).all():
+        finite = np.isfinite(block).all()
+        release_pages(arr)  # a memory-mapped cube is scanned, not kept resident
+        if not finite:
             bad = int(np.count_nonzero(~np.isfinite(np.asarray(block))))
             raise FersInputError(f"{what} contains NaN or Inf values ({bad}+ entries, first in rows {r0}..)", path)
 

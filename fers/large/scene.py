@@ -22,31 +22,17 @@ the read-only memory map's pages from the process (they stay in the OS page cach
 
 from __future__ import annotations
 
-import mmap
 import time
 
 import numpy as np
 
 from fers import methods as M
-from fers.normalize import NORMALIZATION, normalize_with
+from fers.budget import release_pages  # noqa: F401  (public here too)
 from fers.detectors.rx_stream import default_chunk_rows, row_chunks, rx_streaming_multi
 from fers.large.spa_stream import enhance_large
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-
-
-def release_pages(cube) -> None:
-    """Drop the resident pages of a *read-only* ``np.memmap`` from this process (no-op otherwise).
-
-    Safe for data: the mapping is file-backed and unmodified, later reads fault the pages back in
-    from the page cache. Keeps the process's RSS from growing by the whole file as it is streamed.
-    """
-    mm = getattr(cube, "_mmap", None)
-    if mm is None or getattr(cube, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    try:
-        mm.madvise(mmap.MADV_DONTNEED)
-    except (OSError, ValueError, AttributeError):
-        pass
+from fers.normalize import NORMALIZATION, normalize_with
+from fers.progress import bar
 
 
 def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[float, float]:
@@ -54,7 +40,7 @@ def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[f
     h, w, b = cube.shape
     chunk_rows = chunk_rows or default_chunk_rows(w, b)
     lo, hi = np.inf, -np.inf
-    for r0, r1 in row_chunks(h, chunk_rows):
+    for r0, r1 in bar(list(row_chunks(h, chunk_rows)), desc="min/max", unit="chunk"):
         blk = np.asarray(cube[r0:r1], dtype=np.float32)
         lo, hi = min(lo, float(blk.min())), max(hi, float(blk.max()))
         release_pages(cube)
