@@ -184,6 +184,23 @@ def auto_model_bands(b: int, adapter: str = DEFAULT_ADAPTER, choices=SHIPPED_BAN
     return nearest_model_bands(b, choices)
 
 
+def planned_bands(spec: BandSpec, b: int, model_bands: int | None = None,
+                  adapter: str = DEFAULT_ADAPTER) -> tuple[int, int, bool]:
+    """What :func:`prepare_bands` will make of a B-band cube, from shapes alone (memory estimates, see
+    :mod:`fers.budget`): ``(bands selected by the spec, bands after adapting, whether that copies the
+    cube)`` -- a band list or an interpolation copies, a range or the first N bands is a view."""
+    if spec.kind == "all":
+        return b, b, False
+    if spec.kind == "count":
+        sel, n = b, spec.count
+    else:
+        sel = {"range": lambda: max(0, (b if spec.stop is None else min(spec.stop, b)) - spec.start),
+               "list": lambda: len(spec.indices or ())}.get(spec.kind, lambda: b)()
+        n = model_bands or auto_model_bands(sel, adapter)
+    interpolates = n != sel and (n > sel or adapter == "resample")
+    return sel, n, spec.kind == "list" or interpolates
+
+
 def prepare_bands(cube: np.ndarray, spec: BandSpec, model_bands: int | None = None,
                   adapter: str = DEFAULT_ADAPTER) -> tuple[np.ndarray, int | None, str]:
     """Apply a band spec as the CLI and app do.

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fers.bands import DEFAULT_ADAPTER
-from fers.scenes import detect_file, mmap_for, scene_files
+from fers.scenes import detect_file, precheck, scene_files
 from fers.detectors import DEFAULT_WINDOWS
 from fers.errors import FersInputError
 
@@ -196,8 +196,8 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
     _limit_ort_threads()
     try:
         t = time.perf_counter()
-        scene = load_cube(cube_path, gt_path=gt_path, mmap=mmap_for(cube_path), layout=options.layout,
-                          nodata=options.nodata)
+        scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(options, cube_path, gt_path=gt_path),
+                          layout=options.layout, nodata=options.nodata)
         load_s = time.perf_counter() - t
         res = detect_file(cube_path, scene, options)
         t = time.perf_counter()

@@ -19,7 +19,7 @@ import numpy as np
 from fers.bands import ADAPTERS, DEFAULT_ADAPTER
 from fers.enhance import BACKENDS
 from fers.errors import FersInputError
-from fers.scenes import detect_file, mmap_for, scene_files
+from fers.scenes import detect_file, precheck, scene_files
 
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
               "nearest shipped model: 50/100/200), 'all' (every band; model-based methods skipped), N (adapt "
@@ -158,7 +158,8 @@ def _read_as(info: dict) -> str:
 def cmd_detect(a) -> int:
     from fers.io import load_cube
 
-    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap_for(a.cube), layout=a.layout,
+    mmap = precheck(a, a.cube, a.key, a.gt, a.gt_key)
+    scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap, layout=a.layout,
                       nodata=a.nodata)
     res = detect_file(a.cube, scene, a)
     d = res.to_dict()
@@ -192,8 +193,8 @@ def cmd_bench(a) -> int:
     for cube_path, gt_path in tqdm(pairs, desc="bench", unit="scene", file=sys.stderr):
         try:
             t = time.perf_counter()
-            scene = load_cube(cube_path, gt_path=gt_path, mmap=mmap_for(cube_path), layout=a.layout,
-                              nodata=a.nodata)
+            scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(a, cube_path, gt_path=gt_path),
+                              layout=a.layout, nodata=a.nodata)
             load_s = time.perf_counter() - t
             if scene.gt is None:
                 raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",
@@ -303,17 +304,29 @@ def cmd_batch(a) -> int:
     return 2 if errors else 0
 
 
+def _say(line: str) -> None:
+    """One line on stderr on a line of its own, even while a progress bar is drawn there."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
 def main(argv=None) -> int:
+    from fers import progress
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"detect": cmd_detect, "bench": cmd_bench, "batch": cmd_batch}[args.command](args)
+        with progress.shown():  # tqdm bars on stderr for every stage that can take a while
+            return {"detect": cmd_detect, "bench": cmd_bench, "batch": cmd_batch}[args.command](args)
     except FersInputError as e:
-        print(f"fers: error: {e}", file=sys.stderr)
+        _say(f"fers: error: {e}")
         return 2
     except KeyboardInterrupt:
-        print("fers: interrupted", file=sys.stderr)
+        _say("fers: interrupted")
         return 130
-    except MemoryError:
-        print("fers: error: out of memory (try a smaller scene or a band range)", file=sys.stderr)
-        return 1
+    except MemoryError:  # the estimate (fers.budget) should refuse first; the machine had less than it said
+        what = getattr(args, "cube", None) or "request"
+        _say(f"fers: error: {what}: out of memory; set FERS_MAX_MEMORY below this machine's free memory so "
+             "the request is refused or streamed up front, or crop the scene")
+        return 2

@@ -9,11 +9,14 @@ enhancer for the adapted band count; when none is available they are skipped and
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
+from fers import budget, progress
 from fers import methods as M
-from fers.bands import DEFAULT_ADAPTER, parse_band_spec, prepare_bands
+from fers.bands import DEFAULT_ADAPTER, parse_band_spec, planned_bands, prepare_bands
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
 from fers.enhance import ModelUnavailable, make_enhancer, resolve_backend
 from fers.errors import FersInputError
@@ -70,6 +73,12 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     notes: list = []
     sec: dict = {}
     spec = parse_band_spec(bands)
+    fixed = _weights_bands(weights) if weights else None
+    need_model = any(M.BY_NAME[m].needs_model for m in wanted)
+    large = _plan(tuple(cube.shape), 0 if isinstance(cube, np.memmap) else int(cube.nbytes),
+                  isinstance(cube, np.memmap), gt is not None, spec, fixed, adapter, backend, detector, weights,
+                  wanted)
+    stages = progress.bar(desc="detect", unit="stage")
     t = time.perf_counter()
     scan = _scan(cube, nodata)
     valid = scan.valid if scan.n_invalid else None
@@ -78,13 +87,11 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
         notes.append(f"{scan.n_invalid} of {scan.valid.size} pixels are no-data ({describe(nodata)}): left out of "
                      "normalisation, RX statistics and AUCs, filled with the valid mean for the networks, NaN in "
                      "the maps")
-    large = is_large(cube) and detector == "rx"
     # in memory: a float32 copy with masked pixels filled; streamed: the valid area's bounding box (a view)
     src = cube[box] if large else (fill_invalid(cube, valid, scan.mean) if valid is not None else cube)
-    fixed = _weights_bands(weights) if weights else None
     cube_b, model_bands, adapted = prepare_bands(src, spec, model_bands=fixed, adapter=adapter)
     sec["prepare"] = time.perf_counter() - t
-    need_model = any(M.BY_NAME[m].needs_model for m in wanted)
+    stages.update()
     if need_model and model_bands is not None and not _fits_networks(box, notes, name, valid is not None):
         need_model = False
     enh = _enhancer_or_note(model_bands, backend, need_model, cube, notes, weights)
@@ -92,13 +99,17 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     if large:
         from fers.large import detect_large
 
+        if not is_large(cube):
+            notes.append("streamed (fers.large) to stay within the memory budget")
+        stages.close()  # the streamed stages show bars of their own
         core, sub_valid = cube_b, (valid[box] if valid is not None else None)
         if sub_valid is not None and not sub_valid.all():
             fill_b = prepare_bands(scan.mean[None, None].astype(np.float32), spec, fixed, adapter)[0][0, 0]
             core = FilledCube(cube_b, sub_valid, fill_b, release=release_for(cube_b))
         else:
             sub_valid = None
-        maps, sec_large = detect_large(core, enh, methods=wanted, notes=notes, valid=sub_valid)
+        maps, sec_large = detect_large(core, enh, methods=wanted, notes=notes, valid=sub_valid,
+                                       progress=progress.is_shown())
         sec.update(sec_large)
         h, normalized = cube_b, False
     else:
@@ -106,19 +117,23 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
         h, normalized = normalize_cube(cube_b), True
         sec["prepare"] += time.perf_counter() - t
         if enh is not None:
+            stages.set_postfix_str("enhance")
             t = time.perf_counter()
             f_spe, f_spa = _enhance_box(enh, h, box)
             sec["enhance"] = time.perf_counter() - t
             if f_spa is None:
                 notes.append("the model has no Spa-FEN (a Spe-FEN-only checkpoint): spatial and fused methods skipped")
+        stages.update()
         # auto: the plain baseline is the detector on every band the user gave, not on the adapted cube
         full = spec.kind == "auto" and cube_b.shape[2] != cube.shape[2]
         score = _masked_detector(detector, windows, valid)
 
         def timed(name, fn):
+            stages.set_postfix_str(name)
             t0 = time.perf_counter()
             out = fn()
             sec[name] = time.perf_counter() - t0
+            stages.update()
             return out
 
         cubes = M.scored_cubes(wanted, M.available_terms(f_spe, f_spa))
@@ -127,6 +142,7 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
             maps = M.score_cubes(normalize_cube(src), {}, {n: t for n, t in cubes.items() if not t}, score, timed)
         rest = {n: t for n, t in cubes.items() if n not in maps}
         maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, wanted)
+        stages.close()
     if valid is not None:
         maps = {m: _masked_map(s, box, valid) for m, s in maps.items()}
     res = DetectResult(maps=maps, auc=None, auc3d=None, seconds=sec, band_adapter=adapted, model_bands=model_bands,
@@ -238,8 +254,79 @@ def _weights_bands(weights) -> int:
 def is_large(cube) -> bool:
     """True for scenes :func:`detect` streams: ``LARGE_PIXELS`` pixels or more, or a ``np.memmap`` whose
     float32 copy would exceed ``LARGE_MEMMAP_BYTES`` (small memmaps are simply read into memory)."""
-    h, w, b = cube.shape
-    return h * w >= LARGE_PIXELS or (isinstance(cube, np.memmap) and h * w * b * 4 > LARGE_MEMMAP_BYTES)
+    return _large_shape(cube.shape, isinstance(cube, np.memmap))
+
+
+def _large_shape(shape, memmap: bool) -> bool:
+    h, w, b = shape
+    return h * w >= LARGE_PIXELS or (memmap and h * w * b * 4 > LARGE_MEMMAP_BYTES)
+
+
+def plan_request(shape, resident: int = 0, memmap: bool = False, gt: bool = False, bands="auto", backend="auto",
+                 detector="rx", weights=None, methods=None, adapter: str = DEFAULT_ADAPTER) -> bool:
+    """The memory plan of a :func:`detect` call from shapes alone, before any work: True when it will
+    be streamed (:mod:`fers.large`), False for the in-memory path; :class:`FersInputError` (one line:
+    what needs the memory, what to do) when no path fits the budget of :mod:`fers.budget`.
+
+    ``shape``: the cube's ``(H, W, B)``; ``resident``: bytes of it already in memory; ``memmap``: the
+    cube is a memory map; ``gt``: a ground truth is given. Other arguments as :func:`detect`."""
+    detector = detector if detector in DETECTORS else "rx"
+    backend = resolve_backend(backend)
+    wanted = list(methods) if methods is not None else list(M.methods_for(detector))
+    return _plan(tuple(int(s) for s in shape), int(resident), memmap, gt, parse_band_spec(bands),
+                 _weights_bands(weights) if weights else None, adapter, backend, detector, weights, wanted)
+
+
+def _plan(shape, resident, memmap, gt, spec, fixed, adapter, backend, detector, weights, wanted) -> bool:
+    h, w, b = shape
+    _, n, copies = planned_bands(spec, b, fixed, adapter)
+    need_model = any(M.BY_NAME[m].needs_model for m in wanted if m in M.BY_NAME)
+    models = need_model and spec.kind != "all" and _model_exists(n, backend, weights)
+    full = (spec.kind == "auto" and n != b) or (
+        gt and spec.kind not in ("all", "auto") and detector == "rx" and h * w <= RX_ALL_BANDS_MAX_PIXELS)
+    req = budget.Request(height=h, width=w, bands=b, n=n, copy=copies, models=models, detector=detector,
+                         resident=resident, n_maps=len(wanted), gt=gt, full_rx=b if full else 0,
+                         torch=(models and backend == "torch") or detector == "ae", backend=backend)
+    rx_only = replace(req, n=b, copy=False, models=False, full_rx=0, torch=False, n_maps=1)
+    return budget.choose_path(req, large=_large_shape(shape, memmap) and detector == "rx", rx_only=rx_only)
+
+
+def check_file_request(path, key=None, gt_path=None, gt_key=None, mmap: bool = False, **detect_args) -> None:
+    """Refuse a detection request on a file from its headers alone (:mod:`fers.io.peek`), before it is
+    decoded: a reader that decodes the whole file (compressed TIFF, ``.mat``, a ``.npy`` read without
+    ``mmap``) must fit the memory budget, and so must :func:`plan_request` of the cube's shape.
+    ``detect_args``: ``bands``, ``backend``, ``detector``, ``weights``, ``methods``, ``adapter`` as for
+    :func:`detect`. Headers that cannot be read are left to the readers, which say what is wrong."""
+    from fers.io.peek import peek_cube, peek_gt
+
+    head = peek_cube(path, key)
+    if head is None:
+        return
+    mapped = mmap and head.mappable
+    if not mapped:  # decoded whole, then converted to float32 (a .mat also holds its compressed bytes)
+        extra = head.values * 4 + (Path(path).stat().st_size if head.fmt == "mat" else 0)
+        budget.check_decode(head.values, head.itemsize, extra, path)
+    if gt_path is not None and (g := peek_gt(gt_path, gt_key)) is not None:
+        budget.check_decode(g.values, g.itemsize, g.values, gt_path, "ground truth")
+    shape = head.hwb()
+    try:
+        plan_request(shape, 0 if mapped else shape[0] * shape[1] * shape[2] * 4, mapped,
+                     gt_path is not None or head.fmt == "mat", **detect_args)
+    except FersInputError as e:
+        raise FersInputError(str(e), path if e.path is None else None) from None
+
+
+def _model_exists(n_bands: int, backend: str, weights) -> bool:
+    """Whether :func:`make_enhancer` will find a model for ``n_bands`` (a given checkpoint, one already
+    loaded, or the shipped files of the backend), without loading it."""
+    from fers.enhance import _ENHANCERS
+    from fers.enhance.paths import find_onnx, shipped_checkpoint
+
+    if weights or (int(n_bands), backend, None) in _ENHANCERS:
+        return True
+    if backend == "torch":
+        return shipped_checkpoint(n_bands).is_file()
+    return all(p.is_file() for p in find_onnx(n_bands))
 
 
 def _refuse_large(cube, detector: str) -> None:

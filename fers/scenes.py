@@ -49,3 +49,15 @@ def detect_file(path, scene, a):
         if e.path is not None:
             raise
         raise FersInputError(str(e), path) from None
+
+
+def precheck(a, cube_path, key=None, gt_path=None, gt_key=None) -> bool:
+    """Refuse the request from the files' headers before decoding them (the memory budget,
+    :mod:`fers.budget`); returns whether to memory-map the cube. ``a``: the options as for
+    :func:`detect_file`."""
+    from fers.pipeline import check_file_request
+
+    mmap = mmap_for(cube_path)
+    check_file_request(cube_path, key=key, gt_path=gt_path, gt_key=gt_key, mmap=mmap, bands=a.bands,
+                       backend=a.backend, detector=a.detector, weights=a.weights, adapter=a.adapter)
+    return mmap

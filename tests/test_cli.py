@@ -157,3 +157,59 @@ def test_tiny_constant_and_empty_cubes(tmp_path, rng):
     np.save(tmp_path / "nan.npy", np.full((5, 5, 4), np.nan, np.float32))
     r = run_fers("detect", tmp_path / "nan.npy")
     assert f"{tmp_path / 'nan.npy'}: every pixel is no-data (NaN/Inf)" in _one_error_line(r)
+
+def _refused_fast(*args, env=None, limit_s=2.0):
+    """Run the CLI; it must exit 2 within ``limit_s`` with one ``fers: error:`` line (no traceback)."""
+    import os
+    import time
+
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "fers", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                       timeout=120, env={**os.environ, **(env or {})})
+    took = time.perf_counter() - t
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fers: error:")]
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert took < limit_s, f"took {took:.1f} s"
+    return lines[0]
+
+
+def test_hostile_sizes_are_refused_in_under_2_s(tmp_path):
+    """Items 5-8 of the hardening issue, from headers and shapes alone: nothing is decoded or allocated.
+    The big files are sparse (written as headers with holes), so the test stays small on disk."""
+    tifffile = pytest.importorskip("tifffile")
+    zero = tmp_path / "zero.npy"  # 5000 x 5000 x 3 float32, 300 MB of zeros; the models would need 50 bands
+    np.lib.format.open_memmap(zero, mode="w+", dtype=np.float32, shape=(5000, 5000, 3)).flush()
+    line = _refused_fast("detect", zero)
+    assert f"{zero}: this request needs about" in line and "budget" in line
+    assert "bands 'all'" in line and "crop the scene to about" in line
+
+    ae = tmp_path / "ae.npy"  # 900 x 1000 x 205: the AE detector with the models does not fit
+    np.lib.format.open_memmap(ae, mode="w+", dtype=np.float32, shape=(900, 1000, 205)).flush()
+    line = _refused_fast("detect", ae, "--detector", "ae")
+    assert "budget" in line and "crop the scene to about" in line
+
+    small = tmp_path / "small.npy"
+    np.save(small, np.ones((30, 20, 12), np.float32))
+    line = _refused_fast("detect", small, "--bands", "100000000")
+    assert "100000000 bands" in line and "select fewer bands" in line
+
+    bomb = tmp_path / "bomb.tif"  # 140 KB of zlib that decodes to 128 MB (512 MB as float32)
+    tile = np.zeros((256, 256, 8), np.uint8)
+    tifffile.imwrite(bomb, (tile for _ in range(16 * 16)), shape=(4096, 4096, 8), dtype=np.uint8,
+                     tile=(256, 256), compression="zlib", planarconfig="contig")
+    assert bomb.stat().st_size < 500_000
+    line = _refused_fast("detect", bomb, env={"FERS_MAX_MEMORY": "500MB"})
+    assert f"{bomb}: cube decodes to 128 MB (134,217,728 values)" in line and "uncompressed .npy" in line
+
+
+def test_streamed_when_it_fits_with_progress(tmp_path):
+    """``--bands all`` on the 25 Mpixel zero cube runs (streamed plain RX), with tqdm bars on stderr."""
+    zero = tmp_path / "zero.npy"
+    mm = np.lib.format.open_memmap(zero, mode="w+", dtype=np.float32, shape=(2000, 2000, 3))
+    mm[:, :, 0] = np.arange(2000, dtype=np.float32)[:, None]  # not constant (a constant cube is refused)
+    mm.flush()
+    del mm
+    r = run_fers("detect", zero, "--bands", "all", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["shape"] == [2000, 2000, 3]
+    assert "RX statistics" in r.stderr and "RX scores" in r.stderr  # the streamed passes' progress bars

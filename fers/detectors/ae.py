@@ -19,6 +19,11 @@ Determinism: weights are initialised from ``torch.manual_seed(seed)`` inside a f
 cube and thread count give identical maps. Cost: about ``AE_ITERS * 3 * P * (128 B + 10240)``
 multiply-adds for ``P`` pixels; it is meant for benchmark-sized scenes, not for the tiled
 large-scene path.
+
+Memory: a scene of more than :func:`chunk_pixels` pixels (about 256 MB of activations and
+gradients; 13 000 pixels at 200 bands) is trained on pixel chunks whose gradients are summed before
+each Adam step -- still the full-batch gradient, in bounded memory. Smaller scenes run in one
+piece, exactly as before. A progress bar (:mod:`fers.progress`) counts the steps.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 AE_ITERS = 20
 AE_LR = 3e-3
 AE_WIDTHS = (128, 64, 32)
+CHUNK_BYTES = 256 * 2**20  # training memory per pixel chunk (activations, gradients, temporaries)
 
 
 def build_ae(bands: int, widths=AE_WIDTHS):
@@ -58,13 +64,15 @@ def ae_scores(
     lr: float = AE_LR,
     device: str = "cpu",
     threads: int | None = None,
+    chunk: int | None = None,
 ) -> np.ndarray:
     """Train the AE on ``cube (H, W, B)`` itself and return its reconstruction error ``(H, W)`` float64.
 
     ``cube`` is usually the normalised cube H, or ``H + F_spe + F_spa`` for the enhanced variant
     (Table II); it is min-max scaled to [0, 1] here, so its own scaling does not matter.
     ``threads``: torch CPU threads for this call only (restored afterwards); None keeps the current
-    setting. On a busy 2-core machine ``threads=1`` was several times faster than 2.
+    setting. On a busy 2-core machine ``threads=1`` was several times faster than 2. ``chunk``: pixels
+    per training chunk (default :func:`chunk_pixels`; the gradient is the full-batch one either way).
     """
     import torch
 
@@ -83,26 +91,51 @@ def ae_scores(
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        err = _train_and_score(net, t, iters, lr)
+        err = _train_and_score(net, t, iters, lr, chunk)
     finally:
         if threads:
             torch.set_num_threads(old_threads)
     return err.cpu().numpy().astype(np.float64)
 
 
-def _train_and_score(net, t, iters: int, lr: float):
-    """Full-batch Adam on ``t (1, B, H, W)`` for ``iters`` steps; per-pixel error ``(H, W)`` of the final model."""
+def chunk_pixels(bands: int, budget_bytes: int = CHUNK_BYTES) -> int:
+    """Pixels per training chunk so that one chunk's activations and gradients take about ``budget_bytes``."""
+    return max(1024, int(budget_bytes // ((6 * bands + 448) * 4 * 3)))
+
+
+def _pixel_chunks(t, chunk: int) -> list:
+    """``t (1, B, H, W)`` itself when it has at most ``chunk`` pixels, else views ``(1, B, 1, <= chunk)``
+    of its flattened pixels (1x1 convolutions treat every pixel alike, so the layout does not matter)."""
+    h, w = t.shape[2], t.shape[3]
+    if h * w <= chunk:
+        return [t]
+    flat = t.reshape(1, t.shape[1], 1, h * w)
+    return [flat[..., i : i + chunk] for i in range(0, h * w, chunk)]
+
+
+def _train_and_score(net, t, iters: int, lr: float, chunk: int | None = None):
+    """Full-batch Adam on ``t (1, B, H, W)`` for ``iters`` steps; per-pixel error ``(H, W)`` of the final model.
+
+    Each step's gradient is that of the mean squared error over every pixel; on a scene of more than
+    ``chunk`` pixels (default :func:`chunk_pixels`) it is accumulated over pixel chunks (the same
+    gradient up to float summation order), so memory stays bounded whatever the scene size."""
     import torch
 
+    from fers.progress import bar
+
+    parts = _pixel_chunks(t, chunk or chunk_pixels(t.shape[1]))
+    total = float(t.numel())
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     with _plain_aten_convs():
-        for _ in range(int(iters)):
+        for _ in bar(range(int(iters)), desc="AE training", unit="step"):
             opt.zero_grad(set_to_none=True)
-            loss = torch.mean((net(t) - t) ** 2)
-            loss.backward()
+            for x in parts:
+                loss = torch.sum((net(x) - x) ** 2) / total if len(parts) > 1 else torch.mean((net(x) - x) ** 2)
+                loss.backward()
             opt.step()
         with torch.no_grad():
-            return ((net(t) - t) ** 2).mean(dim=1)[0]
+            err = torch.cat([((net(x) - x) ** 2).mean(dim=1).reshape(-1) for x in parts])
+            return err.reshape(t.shape[2], t.shape[3])
 
 
 @contextmanager

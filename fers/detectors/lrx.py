@@ -37,6 +37,7 @@ from scipy.linalg.lapack import dpotrf as _potrf
 
 from fers.detectors import parse_windows
 from fers.detectors.rx import whitener_from_cov
+from fers.progress import bar
 
 DEFAULT_RIDGE = 1e-3
 MAX_BYTES = 256 * 2**20
@@ -177,7 +178,7 @@ def _scores(aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _BIG = 1e300
 
 
-def _local_rx_strip(x, ri, ro, ci, co, cols, ridge) -> np.ndarray:
+def _local_rx_strip(x, ri, ro, ci, co, cols, ridge, rows_done=None) -> np.ndarray:
     """Scores for output columns ``cols`` of every row; ``x`` holds only the needed input columns."""
     h, w, b = x.shape
     nout = len(cols)
@@ -214,6 +215,8 @@ def _local_rx_strip(x, ri, ro, ci, co, cols, ridge) -> np.ndarray:
         out[i], ok = _scores(aug)
         for p in np.flatnonzero(~ok):  # rare: (near-)singular windows
             out[i, p] = _fallback(bg[p], xi[p], moments.ti, moments.tj)
+        if rows_done is not None:
+            rows_done.update()
     return out
 
 
@@ -242,11 +245,13 @@ def local_rx(
                + min(h, outer) * (b + 1) * (b + 2) // 2) * 8 + 1
     strip = max(1, int(max_bytes // per_col))
     out = np.empty((h, w))
-    for c0 in range(0, w, strip):
-        c1 = min(w, c0 + strip)
-        a, z = int(co[0][c0:c1].min()), int(co[1][c0:c1].max())  # input columns needed
-        cols = np.arange(c0, c1) - a
-        ci_s = (ci[0][c0:c1] - a, ci[1][c0:c1] - a)
-        co_s = (co[0][c0:c1] - a, co[1][c0:c1] - a)
-        out[:, c0:c1] = _local_rx_strip(x[:, a:z], ri, ro, ci_s, co_s, cols, ridge)
+    starts = range(0, w, strip)
+    with bar(total=h * len(starts), desc="local RX", unit="row") as rows_done:
+        for c0 in starts:
+            c1 = min(w, c0 + strip)
+            a, z = int(co[0][c0:c1].min()), int(co[1][c0:c1].max())  # input columns needed
+            cols = np.arange(c0, c1) - a
+            ci_s = (ci[0][c0:c1] - a, ci[1][c0:c1] - a)
+            co_s = (co[0][c0:c1] - a, co[1][c0:c1] - a)
+            out[:, c0:c1] = _local_rx_strip(x[:, a:z], ri, ro, ci_s, co_s, cols, ridge, rows_done)
     return out

@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from fers.detectors.rx import RXStats, rx_score_centered, rx_whitening, whitener_from_cov
+from fers.progress import bar
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: about 64 MiB of float64 rows
 
@@ -109,14 +110,15 @@ def rx_streaming_multi(
     if chunk_rows is None:
         chunk_rows = default_chunk_rows(width, bands)
     acc: dict[str, RXAccumulator] = {}
-    for r0, r1 in row_chunks(height, int(chunk_rows)):
+    chunks = list(row_chunks(height, int(chunk_rows)))
+    for r0, r1 in bar(chunks, desc="RX statistics", unit="chunk"):
         keep = None if valid is None else valid[r0:r1].ravel()
         for name, rows in read_rows(r0, r1).items():
             pix = np.asarray(rows).reshape(-1, bands)
             acc.setdefault(name, RXAccumulator(bands)).add(pix if keep is None else pix[keep])
     scorers = {name: _scorer(a) for name, a in acc.items()}
     out = {name: np.empty((height, width), dtype=np.float64) for name in scorers}
-    for r0, r1 in row_chunks(height, int(chunk_rows)):
+    for r0, r1 in bar(chunks, desc="RX scores", unit="chunk"):
         for name, rows in read_rows(r0, r1).items():
             pix = np.asarray(rows).reshape(-1, bands)
             out[name][r0:r1] = scorers[name](pix).reshape(r1 - r0, width)

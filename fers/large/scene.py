@@ -27,12 +27,13 @@ import time
 import numpy as np
 
 from fers import methods as M
-from fers.nodata import floor_invalid
-from fers.memmap import release_pages
-from fers.normalize import NORMALIZATION, normalize_with
 from fers.detectors.rx_stream import default_chunk_rows, row_chunks, rx_streaming_multi
 from fers.large.spa_stream import enhance_large
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from fers.memmap import release_pages
+from fers.nodata import floor_invalid
+from fers.normalize import NORMALIZATION, normalize_with
+from fers.progress import bar
 
 
 def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[float, float]:
@@ -40,7 +41,7 @@ def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[f
     h, w, b = cube.shape
     chunk_rows = chunk_rows or default_chunk_rows(w, b)
     lo, hi = np.inf, -np.inf
-    for r0, r1 in row_chunks(h, chunk_rows):
+    for r0, r1 in bar(list(row_chunks(h, chunk_rows)), desc="min/max", unit="chunk"):
         blk = np.asarray(cube[r0:r1], dtype=np.float32)
         lo, hi = min(lo, float(blk.min())), max(hi, float(blk.max()))
         release_pages(cube)

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from fers.detectors.rx_stream import row_chunks
+from fers.progress import bar
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_tiled, tiled_apply
 
 CHECK_SIZE = 48
@@ -71,7 +72,7 @@ def spa_fen_streaming(
     chunks = list(row_chunks(height, chunk_rows))
     with torch.no_grad():
         rgb = torch.empty((1, 3, height, width), dtype=torch.float32, device=dev)
-        for r0, r1 in chunks:
+        for r0, r1 in bar(chunks, desc="spatial network: RGB", unit="chunk"):
             rgb[:, :, r0:r1] = spa.to_rgb(_to_torch(read_rows(r0, r1)).to(dev))
         feats = spa.features(rgb)
         del rgb
@@ -84,7 +85,8 @@ def spa_fen_streaming(
             return torch.relu(spp.fuse2(torch.relu(spp.fuse1(torch.cat(up, dim=1)))))
 
         total, out = None, None
-        for r0, r1 in chunks:  # pass A: fused map (stored) and its SE statistics (eq. 7)
+        for r0, r1 in bar(chunks, desc="spatial network: features", unit="chunk"):  # pass A: fused map
+            # (stored) and its SE statistics (eq. 7)
             f = fused(r0, r1)
             s = f.to(torch.float64).sum(dim=(2, 3), keepdim=True)
             total = s if total is None else total + s

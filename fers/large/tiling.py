@@ -27,6 +27,8 @@ from typing import Callable
 
 import numpy as np
 
+from fers.progress import bar
+
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 64
 
@@ -80,10 +82,7 @@ def tiled_apply(
         o[...] = 0.0
     wsum = np.zeros((hh, ww), np.float32)
     jobs = [(r, c) for r in rows for c in cols]
-    if progress:
-        from tqdm import tqdm
-
-        jobs = tqdm(jobs, desc="tiles", unit="tile")
+    jobs = bar(jobs, total=len(jobs), desc="tiles", unit="tile", on=progress or None)
     th, tw = min(tile, hh), min(tile, ww)
     for r, c in jobs:
         x = np.asarray(h[r : r + th, c : c + tw], dtype=np.float32)

@@ -32,7 +32,24 @@ def launch(server_name=None, server_port=None, **kwargs):
 
     demo = build_app()
     demo.queue(default_concurrency_limit=1)
+    _stop_on_sigterm()
     name = server_name or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(server_port or os.environ.get("GRADIO_SERVER_PORT", "7860"))
     return demo.launch(server_name=name, server_port=port, max_file_size=max_file_size(),
                        allowed_paths=[str(EXAMPLES_DIR)], **kwargs)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a container stopping) ends the server as Ctrl-C does: Gradio closes it, its
+    ``delete_cache`` removes the files it made, and the app's temp dir goes at exit. (Python's default
+    for SIGTERM is to die on the spot and leave everything behind.) Main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)

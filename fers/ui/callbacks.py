@@ -9,6 +9,7 @@ import html
 import logging
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
@@ -17,10 +18,13 @@ from gradio import FileData
 
 import fers.ui.plots as plots
 from fers import methods as M
+from fers import progress as fers_progress
 from fers.detectors import DEFAULT_WINDOWS, parse_windows
 from fers.errors import FersInputError
 from fers.ui import analysis, results
-from fers.ui.inputs import AUTO, NONE, load_scene, mat_key_choices, pick_cube_file, stage_cube_upload
+from fers.ui.inputs import (AUTO, NONE, as_paths, check_upload, half_envi_pair, load_scene, mat_key_choices,
+                            pick_cube_file, settle_upload, staged_cube)
+from fers.ui.tempdirs import discard_uploads, trim_memory
 
 log = logging.getLogger("fers.app")
 
@@ -36,8 +40,10 @@ DETECTORS = (("global RX", "rx"), ("local RX (dual window)", "lrx"))
 
 RUN_OUTPUTS = ("status", "preview", "map_rx", "map_spectral", "map_spatial", "map_fused", "auc_table",
                "roc_plot", "timing_table", "downloads", "mask_image", "mask_text", "state")
-UPLOAD_OUTPUTS = ("cube_key", "gt_key", "file_info")
-EXAMPLE_OUTPUTS = ("cube_files", "gt_file") + UPLOAD_OUTPUTS
+KEY_OUTPUTS = ("cube_key", "gt_key", "file_info")
+UPLOAD_OUTPUTS = ("cube_files", "cube_seen") + KEY_OUTPUTS
+EXAMPLE_OUTPUTS = ("cube_files", "gt_file", "cube_seen") + KEY_OUTPUTS
+FAILURE_OUTPUTS = ("cube_files", "gt_file") + RUN_OUTPUTS
 
 _DIR_PART = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^\s/\\:'\"]+[/\\])+")
 
@@ -47,13 +53,18 @@ def _plain(msg) -> str:
     return " ".join(_DIR_PART.sub("", str(msg)).split())
 
 
-def _one_line(msg) -> str:
-    """:func:`_plain` with ``<``, ``>``, ``&`` escaped (``gr.Error`` renders HTML; quotes stay readable)."""
+def _for_page(msg) -> str:
+    """:func:`_plain` with ``<``, ``>``, ``&`` escaped: the page's toast renders ``gr.Error`` as HTML, so
+    ``<f4`` would vanish as a tag; escaped, the reader sees ``<f4``. (The API sends the plain line.)"""
     return html.escape(_plain(msg), quote=False)
 
 
-def user_errors(fn):
-    """Decorator: FersInputError / MemoryError / anything else -> ``gr.Error`` with a one-line message."""
+def user_errors(fn=None, *, page: bool = True):
+    """Decorator: FersInputError / MemoryError / anything else -> ``gr.Error`` with a one-line message,
+    escaped for the page's HTML toast (``page=True``) or plain text for the API (``page=False``)."""
+    if fn is None:
+        return functools.partial(user_errors, page=page)
+    line = _for_page if page else _plain
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -62,14 +73,16 @@ def user_errors(fn):
         except gr.Error:
             raise
         except FersInputError as e:
-            raise gr.Error(_one_line(e), duration=None, print_exception=False) from None
+            raise gr.Error(line(e), duration=None, print_exception=False) from None
         except MemoryError:
             raise gr.Error("not enough memory for this scene; crop it or select fewer bands",
                            duration=None, print_exception=False) from None
         except Exception as e:  # unexpected: log the traceback on the server, show one line in the page
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(_one_line(f"unexpected error ({type(e).__name__}): {e}"), duration=None,
+            raise gr.Error(line(f"unexpected error ({type(e).__name__}): {e}"), duration=None,
                            print_exception=False) from None
+        finally:
+            trim_memory()  # a big request's freed memory goes back to the system, not kept by the server
 
     return wrapper
 
@@ -101,31 +114,114 @@ def _key_updates(path):
     return cube_up, gt_up, (f"Arrays in the file: {desc}" if desc else "")
 
 
+def _box(kept, files):
+    """The cube box's update: its new file list when :func:`settle_upload` dropped files, else no change."""
+    return gr.update(value=[str(p) for p in kept] or None) if len(kept) != len(as_paths(files)) else gr.update()
+
+
 @user_errors
-def on_cube_upload(files):
-    """Fill the key dropdowns from the uploaded ``.mat`` (other formats: keys disabled)."""
+def on_cube_upload(files, seen=None):
+    """An upload replaces what the cube box held before (an example, an earlier file; an ENVI header and
+    its data file stay together, see :func:`fers.ui.inputs.settle_upload`); ``seen`` is the box's list
+    after the previous upload (a ``gr.State``). The file is checked from its header and refused ones
+    are deleted at once. Fills the key dropdowns from a ``.mat`` (other formats: keys disabled).
+    Outputs: ``UPLOAD_OUTPUTS``."""
     if not files:
-        return _key_updates(None)
-    return _key_updates(pick_cube_file(files))  # checked only: the run stages (copies) an ENVI pair itself
+        return (gr.update(), []) + _key_updates(None)
+    kept, replaced = settle_upload(files, seen, EXAMPLES.values())
+    _discard(replaced)
+    box, now = _box(kept, files), [str(p) for p in kept]
+    if half_envi_pair(kept):
+        return (box, now) + _key_updates(None)[:2] + (
+            "ENVI: now add the header's data file (or the .hdr of the data file)",)
+    try:
+        cube = pick_cube_file(kept)
+        check_upload(cube)
+        keys = _key_updates(cube)
+    except FersInputError:
+        _discard(kept)  # refused: deleted now, not when the cache is next cleaned
+        raise
+    return (box, now) + keys
+
+
+def _discard(paths) -> None:
+    """Delete uploads now (:func:`fers.ui.tempdirs.discard_uploads`), except the bundled examples' cached
+    copies: Gradio keeps one copy per content for every session, so the examples stay."""
+    discard_uploads(p for p in map(Path, paths) if not _is_example_copy(p))
+
+
+def _is_example_copy(p: Path) -> bool:
+    """A bundled example as Gradio shows it (its cached copy): never deleted, other sessions share it."""
+    src = EXAMPLES_DIR / p.name
+    try:
+        return p.name in EXAMPLES.values() and p.stat().st_size == src.stat().st_size
+    except OSError:
+        return False
 
 
 def load_example(name: str):
-    """Put a bundled example into the upload boxes (detection runs right after)."""
+    """Put a bundled example into the upload boxes (detection runs right after). Outputs: ``EXAMPLE_OUTPUTS``."""
     path = EXAMPLES_DIR / EXAMPLES[name]
-    return ([str(path)], None) + _key_updates(path)
+    return ([str(path)], None, []) + _key_updates(path)
+
+
+def after_failure(files, gt_file):
+    """After a failed upload or run: the boxes drop files that were deleted (refused), and the results
+    panel is cleared, so the previous scene's maps are not shown as if they were the current result."""
+    gone = lambda f: bool(as_paths(f)) and not all(p.is_file() for p in as_paths(f))  # noqa: E731
+    cube_up = gr.update(value=None) if gone(files) else gr.update()
+    gt_up = gr.update(value=None) if gone(gt_file) else gr.update()
+    return (cube_up, gt_up) + cleared_results()
+
+
+def cleared_results() -> tuple:
+    """Every output in ``RUN_OUTPUTS`` order, emptied, with a status line saying there is no current result."""
+    status = ("**No current result**: the last action failed (the message says why). Upload a cube or click "
+              "an example, then press **Detect anomalies**.")
+    empty = {"status": status, "auc_table": gr.update(value=[], headers=["method", "AUC(D,F)"]),
+             "timing_table": gr.update(value=[], headers=["stage", "seconds"]), "mask_text": ""}
+    return tuple(empty.get(k) for k in RUN_OUTPUTS)
 
 
 def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows, weights=None):
-    """Load and detect; ``result.seconds`` gets the loading time as its first stage, ``load``."""
-    from fers.pipeline import detect
+    """Check, load and detect; ``result.seconds`` gets the loading time as its first stage, ``load``.
+
+    Before anything is decoded the files' headers are checked against the app's limits and the memory
+    budget (:func:`fers.pipeline.check_file_request`); a cube or ground truth that cannot be read is
+    deleted from the upload cache at once. Every refusal names the file."""
+    from fers.pipeline import check_file_request, detect
 
     t = time.perf_counter()
-    scene = load_scene(stage_cube_upload(files), cube_key, gt_file, gt_key)
+    gt_paths = as_paths(gt_file)
+    args = dict(bands=bands, backend=backend, detector=detector, weights=weights or None)
+    uploads = as_paths(files) + gt_paths
+    with staged_cube(files) as cube_path:
+        key = None if cube_key in (None, "", AUTO, NONE) else cube_key
+        with _delete_if_refused(uploads):  # over the app's limits: the file itself is refused
+            check_upload(cube_path, key)
+        # the memory the chosen settings need: the file is fine, other settings may fit
+        check_file_request(cube_path, key=key, gt_path=gt_paths[0] if gt_paths else None, mmap=True, **args)
+        with _delete_if_refused(uploads):  # unreadable, or a ground truth of another size
+            scene = load_scene(cube_path, cube_key, gt_file, gt_key)
     load_s = time.perf_counter() - t
-    result = detect(scene.cube, scene.gt, bands=bands, backend=backend, detector=detector, windows=windows,
-                    weights=weights or None, name=scene.name)
+    try:
+        result = detect(scene.cube, scene.gt, windows=windows, name=scene.name, **args)
+    except FersInputError as e:
+        raise FersInputError(str(e), Path(cube_path).name if e.path is None else None) from None
     result.seconds = {"load": load_s, **result.seconds}
     return scene, result
+
+
+@contextmanager
+def _delete_if_refused(uploads):
+    """Delete at once the uploads a FersInputError in the block names (an ENVI pair goes as a whole)."""
+    try:
+        yield
+    except FersInputError as e:
+        named = _plain(e).split(":", 1)[0].strip()
+        files = [p for p in uploads if p.name == named]
+        _discard(files + [p for p in uploads if files and p not in files and p.stem == files[0].stem])
+        raise
 
 
 def _weights_path(upload, text) -> str | None:
@@ -157,12 +253,17 @@ def _status(scene, result, bands, fused_name) -> str:
 
 @user_errors
 def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_start, band_range, fusion_choice,
-                  backend, detector, windows_text, threshold, weights_file=None, weights_text=""):
-    """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order."""
+                  backend, detector, windows_text, threshold, weights_file=None, weights_text="",
+                  progress=gr.Progress(track_tqdm=True)):
+    """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order. Every stage that can
+    take a while shows a tqdm bar (:mod:`fers.progress`), which ``track_tqdm`` puts into the page."""
     bands = band_spec_from_controls(band_mode, model_n, band_start, band_range)
     windows = parse_windows(windows_text) if detector == "lrx" else DEFAULT_WINDOWS
-    scene, result = _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows,
-                            _weights_path(weights_file, weights_text))
+    kept, _ = settle_upload(files, examples=EXAMPLES.values())  # an example goes when the user's own file is there
+    progress(0, desc="loading")
+    with fers_progress.shown():
+        scene, result = _detect(kept, cube_key, gt_file, gt_key, bands, backend, detector, windows,
+                                _weights_path(weights_file, weights_text))
     gt = scene.gt if result.auc is not None else None
     fused_name = results.fused_method(fusion_choice, result)
     note = "not computed:\n" + "\n".join(_plain(n) for n in result.notes) if result.notes else "not computed"
@@ -224,12 +325,15 @@ def api_detect(cube: FileData | list[FileData], gt: FileData | None = None, band
     return _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights)
 
 
-@user_errors
+@user_errors(page=False)
 def _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights):
     path = lambda f: None if f is None else (f.get("path") if isinstance(f, dict) else str(f))  # noqa: E731
     files = [path(f) for f in cube] if isinstance(cube, list) else [path(cube)]
-    windows_t = parse_windows(windows or "5,15")
-    key = lambda k: AUTO if (k or "auto").strip().lower() in ("auto", AUTO) else k  # noqa: E731
-    scene, result = _detect(files, key(cube_key), path(gt), key(gt_key), str(bands or "auto").strip(),
-                            backend or "onnx", detector or "rx", windows_t, path(weights))
-    return results.summary_json(result, fusion)
+    try:
+        windows_t = parse_windows(windows or "5,15")
+        key = lambda k: AUTO if (k or "auto").strip().lower() in ("auto", AUTO) else k  # noqa: E731
+        scene, result = _detect(files, key(cube_key), path(gt), key(gt_key), str(bands or "auto").strip(),
+                                backend or "onnx", detector or "rx", windows_t, path(weights))
+        return results.summary_json(result, fusion)
+    finally:  # each API call uploads its own files: once answered (or refused) they go
+        _discard([p for p in files + [path(gt), path(weights)] if p])

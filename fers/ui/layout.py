@@ -7,6 +7,7 @@ import gradio as gr
 from fers.ui import callbacks as cb
 from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.ui.inputs import AUTO, NONE
+from fers.ui.limits import cache_cleanup
 
 CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS})
 GT_TYPES = list(GT_EXTS)
@@ -113,7 +114,7 @@ def _api() -> None:
 def build_app() -> gr.Blocks:
     """Build (not launch) the Blocks app."""
     c: dict = {}
-    with gr.Blocks(title="FERS hyperspectral anomaly detection") as demo:
+    with gr.Blocks(title="FERS hyperspectral anomaly detection", delete_cache=cache_cleanup()) as demo:
         gr.Markdown(INTRO)
         with gr.Sidebar(width=380, open=True, elem_id="sidebar"):
             _inputs(c)
@@ -123,6 +124,7 @@ def build_app() -> gr.Blocks:
             with gr.Tab("Analysis"):
                 _analysis_tab(c)
         c["state"] = gr.State(None)
+        c["cube_seen"] = gr.State([])  # the cube box's files after the last upload (an upload replaces them)
         _api()
         _wire(c)
     return demo
@@ -134,9 +136,12 @@ def _wire(c: dict) -> None:
                                  "weights_file", "weights_text")]
     run_outputs = [c[k] for k in cb.RUN_OUTPUTS]
     busy = c["status"]  # progress / error badge only on the status line, not on every output
-    c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private", show_progress_on=busy)
-    c["cube_files"].upload(cb.on_cube_upload, c["cube_files"], [c[k] for k in cb.UPLOAD_OUTPUTS],
-                           api_visibility="private", show_progress_on=c["file_info"])
+    failed = dict(fn=cb.after_failure, inputs=[c["cube_files"], c["gt_file"]],
+                  outputs=[c[k] for k in cb.FAILURE_OUTPUTS], api_visibility="private", show_progress="hidden")
+    c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private",
+                   show_progress_on=busy).failure(**failed)
+    c["cube_files"].upload(cb.on_cube_upload, [c["cube_files"], c["cube_seen"]], [c[k] for k in cb.UPLOAD_OUTPUTS],
+                           api_visibility="private", show_progress_on=c["file_info"]).failure(**failed)
     c["band_mode"].change(lambda m: (gr.update(visible=m == cb.BAND_MODES[0]),
                                      gr.update(visible=m == cb.BAND_MODES[1])), c["band_mode"],
                           [c["model_row"], c["band_range"]], api_visibility="private", show_progress="hidden")
@@ -147,7 +152,7 @@ def _wire(c: dict) -> None:
     for btn, name in zip(c["example_buttons"], cb.EXAMPLES):
         btn.click(lambda n=name: cb.load_example(n), None, [c[k] for k in cb.EXAMPLE_OUTPUTS],
                   api_visibility="private").then(cb.run_detection, run_inputs, run_outputs, api_visibility="private",
-                                                 show_progress_on=busy)
+                                                 show_progress_on=busy).failure(**failed)
     c["threshold"].change(cb.on_threshold, [c["state"], c["threshold"]], [c["mask_image"], c["mask_text"]],
                           api_visibility="private", trigger_mode="always_last", show_progress_on=c["mask_text"])
     c["preview"].select(cb.on_pixel_select, c["state"], c["spectrum_plot"], api_visibility="private")

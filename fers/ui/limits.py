@@ -2,9 +2,14 @@
 
 * ``MAX_FILE_SIZE`` (500 MB): passed to ``launch(max_file_size=...)``; Gradio refuses larger uploads
   itself, before the app sees them. Override with ``FERS_APP_MAX_FILE_SIZE`` (e.g. ``2GB``, ``800KB``).
-* ``MAX_CUBE_VALUES``: largest ``H * W * B`` the app will process (after loading, before any compute).
-  40 million values is 160 MB as float32 -- e.g. 450 x 450 x 200. Override with the environment
-  variable ``FERS_APP_MAX_VALUES``.
+* ``MAX_CUBE_VALUES``: largest ``H * W * B`` the app will process (checked from the file's header, before
+  it is decoded). 40 million values is 160 MB as float32 -- e.g. 450 x 450 x 200. Override with the
+  environment variable ``FERS_APP_MAX_VALUES``.
+* Memory: every request is also checked against the memory budget of :mod:`fers.budget`
+  (``FERS_MAX_MEMORY``), like the command line.
+* ``CACHE_AGE``: uploads and the files Gradio serves are deleted this many seconds after they were made
+  (``gr.Blocks(delete_cache=...)``, checked every ``min(age, 600)`` s, and all of them when the server
+  stops). Override with ``FERS_APP_CACHE_AGE``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,19 @@ from fers.errors import FersInputError
 
 MAX_FILE_SIZE = "500MB"
 DEFAULT_MAX_CUBE_VALUES = 40_000_000
+
+
+DEFAULT_CACHE_AGE = 3600
+
+
+def cache_cleanup() -> tuple[int, int]:
+    """``(frequency, age)`` in seconds for ``gr.Blocks(delete_cache=...)`` (``FERS_APP_CACHE_AGE``)."""
+    raw = os.environ.get("FERS_APP_CACHE_AGE", "").strip()
+    try:
+        age = max(1, int(raw)) if raw else DEFAULT_CACHE_AGE
+    except ValueError:
+        age = DEFAULT_CACHE_AGE
+    return min(age, 600), age
 
 
 def max_file_size() -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 import fers.ui.plots as plots
 from fers import methods as M
-from fers.ui.tempdirs import new_run_dir
+from fers.ui.tempdirs import new_run_dir, prune_runs
 
 # The four map slots of the page: (slot title, method names that can fill it, in order of preference).
 SLOTS = (
@@ -128,6 +128,7 @@ def write_downloads(result, gt, scene_name: str) -> list[str]:
     and ``<scene>_results.csv`` (full-precision AUC table, then the timing table) into a new temp dir."""
     headers, rows = auc_rows(result, digits=None, describe=True)
     timing = timing_rows(result, digits=None)
+    prune_runs("downloads")  # earlier runs' files: Gradio copied them into its cache when it answered
     out = new_run_dir("downloads")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in scene_name) or "scene"
     npz = result.save_npz(out / f"{safe}_maps.npz", gt=gt)

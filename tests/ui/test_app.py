@@ -74,7 +74,7 @@ def server(tmp_path_factory):
     work = tmp_path_factory.mktemp("app")
     proc, url = launch_app(work, {"FERS_APP_MAX_VALUES": str(SMALL_LIMIT),
                                   "FERS_APP_MAX_FILE_SIZE": SMALL_FILE_LIMIT})
-    yield url, work
+    yield url, work, proc
     stop_app(proc)
 
 
@@ -227,7 +227,7 @@ def test_gt_shape_mismatch_and_bad_bands(client, tmp_path):
 
 
 def test_app_writes_only_inside_its_temp_dirs(server, client):
-    url, work = server
+    url, work, _ = server
     _predict(client, EXAMPLES / "abu-beach-4-crop100.mat")
     top = sorted(p.name for p in work.iterdir())
     assert top == ["app.log", "tmp"], top  # cwd of the server: nothing but our log and the temp root
@@ -253,3 +253,135 @@ def test_examples_are_the_documented_scenes():
 
     a, b = load_cube(EXAMPLES / "abu-beach-4-crop100.mat"), load_cube(DATA / "abu" / "abu-beach-4-crop100.mat")
     assert np.array_equal(a.cube, b.cube) and np.array_equal(a.gt, b.gt)  # re-saved compressed, same values
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident size so far (``VmHWM``), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_twenty_requests_leave_the_temp_folders_as_they_were(server, client, tmp_path):
+    """Item 17: accepted and refused requests alike leave nothing behind -- refused uploads are deleted
+    at once, an ENVI pair is staged per request and removed, the API's uploads go once answered."""
+    spectral = pytest.importorskip("spectral")
+    from gradio_client.exceptions import AppError
+
+    from fers.io.cube import load_cube
+
+    _, work, _ = server
+    tmp = work / "tmp"
+    cube = load_cube(EXAMPLES / "abu-beach-4-crop100.mat").cube[:40, :40]
+    np.save(tmp_path / "ok.npy", cube)
+    spectral.envi.save_image(str(tmp_path / "pair.hdr"), cube, dtype=np.float32, ext=".img", interleave="bsq",
+                             force=True)
+    rng = np.random.default_rng(7)
+    _predict(client, tmp_path / "ok.npy")  # warm-up: caches made once (matplotlib's, Gradio's)
+    _predict(client, [tmp_path / "pair.hdr", tmp_path / "pair.img"])
+    before = _tree_bytes(tmp)
+    for i in range(20):
+        kind = i % 4
+        if kind == 0:
+            assert _predict(client, tmp_path / "ok.npy")["shape"] == [40, 40, 102]
+        elif kind == 1:
+            assert _predict(client, [tmp_path / "pair.hdr", tmp_path / "pair.img"])["shape"] == [40, 40, 102]
+        elif kind == 2:  # a different corrupt file each time: it would pile up if kept
+            bad = tmp_path / f"bad{i}.npy"
+            bad.write_bytes(b"\x93NUMPY" + rng.bytes(300))
+            with pytest.raises(AppError, match=rf"bad{i}\.npy: cannot read"):
+                _predict(client, bad)
+        else:  # over the value limit (1.62 M uint8 values, 1.6 MB): refused from the header
+            big = tmp_path / f"big{i}.npy"
+            np.save(big, rng.integers(0, 255, size=(900, 900, 2), dtype=np.uint8))
+            with pytest.raises(AppError, match=rf"big{i}\.npy: cube is 900 x 900 x 2"):
+                _predict(client, big)
+    assert _tree_bytes(tmp) == before
+    root = next(p for p in tmp.iterdir() if p.name.startswith("fers-app-"))
+    assert not list(root.glob("envi-*")) and not list(root.glob("request-*"))
+    assert not [f for f in (tmp / "gradio").rglob("*") if f.is_file() and f.name.startswith(("bad", "big"))]
+
+
+def test_pickled_npy_gets_the_command_lines_message(client, tmp_path):
+    """Item 13: the app memory-maps, and used to pass on NumPy's memory-map error."""
+    from gradio_client.exceptions import AppError
+
+    p = tmp_path / "objects.npy"
+    np.save(p, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    cli = subprocess.run([sys.executable, "-m", "fers", "detect", str(p)], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert cli.returncode == 2
+    expected = cli.stderr.strip().removeprefix("fers: error: ").replace(str(tmp_path) + "/", "")
+    assert expected == "objects.npy: the .npy holds Python objects (pickled); only plain numeric arrays are read"
+    with pytest.raises(AppError) as info:
+        _predict(client, p)
+    assert str(info.value) == expected
+
+
+def test_api_messages_are_plain_text(client):
+    """Item 12: ``>=``, ``<`` reach an API client as themselves, not as HTML entities."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as info:
+        _predict(client, EXAMPLES / "abu-beach-4-crop100.mat", bands="9:3")
+    msg = str(info.value)
+    assert "a count N >= 2" in msg and "&gt;" not in msg and "&lt;" not in msg and "&amp;" not in msg
+
+
+def test_tiff_bomb_is_refused_from_its_header(server, client, tmp_path):
+    """Item 8: 560 KB of zlib that decodes to 512 MB (2 GB as float32) is refused before decoding: the
+    server's peak memory does not move."""
+    tifffile = pytest.importorskip("tifffile")
+    from gradio_client.exceptions import AppError
+
+    tile = np.zeros((512, 512, 8), np.uint8)
+    bomb = tmp_path / "bomb.tif"
+    tifffile.imwrite(bomb, (tile for _ in range(16 * 16)), shape=(8192, 8192, 8), dtype=np.uint8,
+                     tile=(512, 512), compression="zlib", planarconfig="contig")
+    assert bomb.stat().st_size < 2_000_000
+    pid = server[2].pid
+    peak = _peak_rss(pid)
+    t = time.perf_counter()
+    with pytest.raises(AppError, match=r"^bomb\.tif: cube is 8192 x 8192 x 8 = 536,870,912 values"):
+        _predict(client, bomb)
+    assert time.perf_counter() - t < 5
+    assert _peak_rss(pid) - peak < 100 * 2**20
+
+
+def test_memory_budget_refusal_names_the_file(client, tmp_path):
+    """Items 5-7: a request whose memory estimate is over the budget is refused up front, in one line
+    that names the cube and says what to do."""
+    from gradio_client.exceptions import AppError
+
+    np.save(tmp_path / "small.npy", np.ones((20, 20, 10), np.float32))
+    t = time.perf_counter()
+    with pytest.raises(AppError) as info:
+        _predict(client, tmp_path / "small.npy", bands="100000000")
+    assert time.perf_counter() - t < 5
+    msg = str(info.value)
+    assert msg.startswith("small.npy: this request needs about") and "budget" in msg and "bands 'all'" in msg
+
+
+def test_sigterm_removes_what_the_app_wrote(tmp_path):
+    """Item 17: SIGTERM ends the server as Ctrl-C does: Gradio's cache files and the app's temp dir go."""
+    import httpx
+    import signal
+
+    proc, url = launch_app(tmp_path)
+    try:
+        with open(EXAMPLES / "abu-beach-4-crop100.mat", "rb") as f:
+            r = httpx.post(f"{url}gradio_api/upload", files={"files": ("scene.mat", f)}, timeout=60)
+        assert r.status_code == 200
+        uploaded = Path(r.json()[0])
+        assert uploaded.is_file() and list((tmp_path / "tmp").glob("fers-app-*"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert not uploaded.exists()
+    assert not list((tmp_path / "tmp").glob("fers-app-*"))
+    assert not [f for f in (tmp_path / "tmp").rglob("*") if f.is_file()]

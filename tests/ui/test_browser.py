@@ -62,7 +62,8 @@ def _shot(page, tmp_path, name, full_page=True):
 
 def _upload(page, elem_id, path):
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    page.locator(f"#{elem_id}").get_by_text(Path(path).name).first.wait_for()
+    # the box shows a file's stem and extension as separate elements once the server has answered
+    page.locator(f"#{elem_id}").get_by_text(Path(path).stem, exact=True).first.wait_for()
 
 
 def _wait_text(page, selector, text):
@@ -128,25 +129,86 @@ def test_upload_cube_and_gt_then_detect(page, tmp_path):
     page.wait_for_function("b => !document.querySelector('#mask-text').innerText.includes(b)", arg=before[:30])
     _shot(page, tmp_path, "browser_spectrum_mask.png")
 
-    # Analysis tab: PCA scatter when the model exists, else a clear message
+    # Analysis tab: PCA scatter when the model exists, else a clear message (the run above already said
+    # which model was missing)
     page.get_by_role("tab", name="Analysis").click()
     page.locator("#pca-btn").click()
     if "spectral" in ref.maps:
         page.locator("#pca-plot img").first.wait_for()
     else:
-        _wait_toast(page, "no onnx model for 50 bands")
+        _wait_toast(page, "the PCA view needs the enhanced features")  # no ONNX files for 50 bands here
     _shot(page, tmp_path, "browser_analysis.png", full_page=False)
 
 
 def test_corrupt_file_shows_error(page, tmp_path):
+    """A refused upload is deleted at once: the toast says why, the box is emptied, and running then asks
+    for a cube instead of reading a file that is gone."""
     bad = tmp_path / "corrupt_cube.mat"
     bad.write_bytes(b"MATLAB 5.0 MAT-file, but then garbage " * 40)
     _upload(page, "cube-files", bad)
     _wait_toast(page, "corrupt_cube.mat: cannot read MATLAB file")
+    _wait_gone(page, "#cube-files", "corrupt_cube")
     page.locator("#run-btn").click()
-    page.locator(".toast-wrap").get_by_text("corrupt_cube.mat: cannot read MATLAB file").nth(1).wait_for()
+    _wait_toast(page, "no cube file: upload a cube")
     assert "Traceback" not in page.content()
     _shot(page, tmp_path, "browser_error.png", full_page=False)
+
+
+def _wait_gone(page, selector, text):
+    """Wait until the element's rendered text no longer contains ``text``."""
+    page.wait_for_function("([s, t]) => !(document.querySelector(s)?.innerText || '').includes(t)", arg=[selector, text])
+
+
+def _maps_shown(page) -> int:
+    return sum(page.locator(f"#{slot} img").count() for slot in ("map-rx", "map-spectral", "map-spatial", "map-fused"))
+
+
+def test_example_then_own_upload_then_error(page, tmp_path):
+    """Item 18, a new user's first minutes: click an example, then upload their own cube and press Detect --
+    the upload replaces the example (it used to stay, giving "2 files uploaded"). An ENVI header and its data
+    file, uploaded one after the other, stay together. After an error the previous scene's maps are cleared
+    instead of being shown as if they were current. Messages render ``>=`` as such, not ``&gt;=``."""
+    spectral = pytest.importorskip("spectral")
+    from fers.io.cube import load_cube
+
+    cube = load_cube(EXAMPLES / "abu-beach-4-crop100.mat").cube
+    np.save(tmp_path / "my_scene.npy", cube[:60, :50])
+    spectral.envi.save_image(str(tmp_path / "pair.hdr"), cube[:40, :30], dtype=np.float32, ext=".img",
+                             interleave="bil", force=True)
+
+    page.get_by_role("button", name="Beach-4 crop (ROSIS, 102 bands)").click()
+    page.locator("#run-status").get_by_text("abu-beach-4-crop100").wait_for()
+    _wait_text(page, "#cube-files", "abu-beach-4-crop100")
+
+    _upload(page, "cube-files", tmp_path / "my_scene.npy")
+    _wait_gone(page, "#cube-files", "abu-beach-4-crop100")  # the example left the box
+    page.locator("#run-btn").click()
+    page.locator("#run-status").get_by_text("my_scene").wait_for()
+    assert "60 x 50 pixels, 102 bands" in page.locator("#run-status").inner_text()
+    assert page.locator(".toast-wrap").get_by_text("files uploaded").count() == 0
+
+    # ENVI: header first, then its data file; the box keeps both and the pair runs
+    _upload(page, "cube-files", tmp_path / "pair.hdr")
+    _wait_gone(page, "#cube-files", "my_scene")
+    _wait_text(page, "#file-info", "add the header's data file")
+    _upload(page, "cube-files", tmp_path / "pair.img")
+    _wait_text(page, "#cube-files", ".img")
+    assert ".hdr" in page.locator("#cube-files").inner_text()  # the header stayed
+    page.locator("#run-btn").click()
+    page.locator("#run-status").get_by_text("40 x 30 pixels").wait_for()
+    assert _maps_shown(page) == 4
+    _shot(page, tmp_path, "browser_example_then_upload.png")
+
+    # an error (a band range the grammar refuses): the toast shows ">=" and the old maps go
+    page.get_by_label("band range").check()
+    page.locator("#band-range textarea, #band-range input").first.fill("9:3")
+    page.locator("#run-btn").click()
+    _wait_toast(page, "a count N >= 2")
+    page.locator("#run-status").get_by_text("No current result").wait_for()
+    assert "&gt;" not in page.locator(".toast-wrap").inner_text()
+    page.wait_for_function("() => ['map-rx', 'map-spectral', 'map-spatial', 'map-fused'].every("
+                           "id => !document.querySelector('#' + id + ' img'))")
+    _shot(page, tmp_path, "browser_error_clears_results.png", full_page=False)
 
 
 def test_too_large_upload_is_refused_in_page(page, tmp_path):

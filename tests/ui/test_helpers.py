@@ -158,7 +158,7 @@ def test_mat_key_choices(tmp_path):
     rng = np.random.default_rng(2)
     scipy.io.savemat(tmp_path / "two.mat", {"a": rng.random((6, 5, 4)), "b": rng.random((6, 5, 3)),
                                             "gt": np.eye(6, 5), "other": np.ones((6, 5))})
-    cube_up, gt_up, info = cb.on_cube_upload([str(tmp_path / "two.mat")])
+    box, seen, cube_up, gt_up, info = cb.on_cube_upload([str(tmp_path / "two.mat")])
     assert cube_up["choices"] == ["(auto)", "a", "b"] and cube_up["interactive"]
     assert gt_up["choices"] == ["(auto)", "(none)", "gt", "other"]
     out = cb.run_detection([str(tmp_path / "two.mat")], "b", None, "gt", cb.BAND_MODES[2], 50, 0, "", "paper default",

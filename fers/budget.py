@@ -1,0 +1,288 @@
+"""Memory bounds: what a request needs, estimated from shapes alone before any work is done.
+
+:func:`plan_detect` turns a request -- cube shape and dtype, band spec, detector, model band count,
+ground truth or not -- into an estimate of the process's peak memory on the in-memory path of
+:func:`fers.pipeline.detect` and on the streamed path of :mod:`fers.large`. ``detect`` takes the
+in-memory path when it fits the budget, else the streamed one (global RX) when that fits, and
+otherwise refuses with one line that names what needs the memory and what to do instead.
+:func:`check_cube_file` does the same from a file's header (:mod:`fers.io.peek`) before the file is
+decoded, adding what the reader itself needs (a compressed TIFF or a ``.mat`` is decoded whole, then
+converted to float32).
+
+Budget: the peak resident memory of the whole process, ``FERS_MAX_MEMORY`` (default 3.5 GiB, e.g.
+``FERS_MAX_MEMORY=8GB``), capped by the memory the machine has available. An estimate is the
+process's current resident size, plus the libraries a run still has to load (PyTorch), plus the
+arrays the run allocates (``Need.parts``). The coefficients below were measured with
+``getrusage`` on this package's own code paths (``tests/benchmarks/bench_hostile.py`` checks the
+bound end to end); they err on the high side.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field, replace
+
+from fers.errors import FersInputError
+
+MiB = 2**20
+GiB = 2**30
+DEFAULT_MAX_MEMORY = int(3.5 * GiB)
+TORCH_IMPORT = 700 * MiB  # resident size PyTorch adds when imported and run (measured ~500-850 MiB)
+SLACK = 150 * MiB  # interpreter growth, allocator fragmentation, small arrays
+
+# bytes per pixel (P) or per value (P x N) of the arrays each stage holds; see the module docstring
+# both FENs on a whole image (Spe-FEN: 64-channel layer1 and the FPL hidden layer; Spa-FEN: the Conv2RGB
+# hidden layer, three pooled maps of 256 channels resized to full resolution, the fuse), by backend
+FEN_PER_PIXEL = {"torch": 8000, "onnx": 14000}
+FEN_PER_VALUE = 8  # input/output copies per value of the adapted cube
+RESNET_PER_PIXEL = 200  # streamed Spa-FEN: the frozen ResNet on the 3-channel image (stem at 1/2 resolution)
+SCORE_PER_PIXEL = 160  # AUC and 3-D ROC areas of one map (sorted copies, thresholds)
+CHUNK_WORK = 450 * MiB  # streamed RX and tiles: one row chunk of every scored cube, float32 and float64
+AE_CHUNK_BYTES = 256 * MiB  # the AE trains on pixel chunks of about this size (fers.detectors.ae)
+LRX_STRIPS = 256 * MiB  # local RX works in column strips of about this size (fers.detectors.lrx)
+METHOD_MAPS = 6  # score maps alive at once (five methods and a fusion's temporaries), float64
+
+
+def parse_size(text: str) -> int:
+    """``"3.5GiB"``, ``"800MB"``, ``"2G"``, ``"123456"`` -> bytes (GB and GiB both count 2**30)."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
+    if not m:
+        raise ValueError(f"not a size: {text!r} (write e.g. 4GB or 800MB)")
+    scale = {"": 1, "k": 2**10, "m": MiB, "g": GiB, "t": 2**40}[m.group(2)]
+    return int(float(m.group(1)) * scale)
+
+
+def max_memory() -> int:
+    """The budget in bytes: ``FERS_MAX_MEMORY`` (default 3.5 GiB), at most what the machine has available."""
+    raw = os.environ.get("FERS_MAX_MEMORY", "").strip()
+    try:
+        limit = parse_size(raw) if raw else DEFAULT_MAX_MEMORY
+    except ValueError:
+        raise FersInputError(f"FERS_MAX_MEMORY={raw!r} is not a size; write e.g. 4GB or 800MB") from None
+    avail = available_memory()
+    return min(limit, avail + current_rss()) if avail else limit
+
+
+def available_memory() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def current_rss() -> int:
+    """This process's resident size in bytes (``/proc/self/statm``; else the peak from getrusage)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def human(n: float) -> str:
+    """Bytes as ``"1.2 GB"`` / ``"350 MB"`` (powers of 1024, as the budget)."""
+    for unit, size in (("TB", 2**40), ("GB", GiB), ("MB", MiB)):
+        if n >= size or unit == "MB":
+            v = n / size
+            return f"{v:.1f} {unit}" if v < 100 else f"{v:,.0f} {unit}"
+    return f"{n} B"
+
+
+@dataclass
+class Need:
+    """An estimate: ``base`` (the process and libraries still to load) plus the named array ``parts``
+    alive at the peak."""
+
+    base: int
+    parts: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.base + sum(self.parts.values())
+
+    def biggest(self) -> tuple[str, int]:
+        return max(self.parts.items(), key=lambda kv: kv[1]) if self.parts else ("the process", self.base)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A detection request in shapes: cube ``(height, width, bands)``; ``resident``: bytes of the cube
+    already in memory (0 for a memory map); ``itemsize``: bytes per value as stored; ``selected``:
+    bands the spec picks (``n`` after adapting to the model); ``copy``: whether picking/adapting
+    copies the cube (interpolation, a band list); ``models``: the FENs run; ``full_rx``: bands of
+    an extra plain-RX cube (``auto`` on all bands, or the all-band reference with a GT), 0 if none."""
+
+    height: int
+    width: int
+    bands: int
+    n: int
+    resident: int = 0
+    itemsize: int = 4
+    copy: bool = False
+    models: bool = True
+    detector: str = "rx"
+    n_maps: int = 5
+    gt: bool = False
+    full_rx: int = 0
+    torch: bool = True
+    backend: str = "torch"
+
+    @property
+    def pixels(self) -> int:
+        return self.height * self.width
+
+
+def _base(req: Request) -> int:
+    extra = TORCH_IMPORT if req.torch and "torch" not in sys.modules else 0
+    return current_rss() + extra + SLACK
+
+
+def _rx_work(p: int, n: int) -> int:
+    """Global RX of a ``(P, n)`` cube: the float64 centred copy and the float32 product (the ``n x n``
+    covariance is :func:`_covariance`)."""
+    return 12 * p * n
+
+
+def _covariance(n: int) -> int:
+    """The ``n x n`` float64 covariance of global RX, its factor and inverse."""
+    return 3 * n * n * 8
+
+
+def _detector_work(req: Request, p: int, n: int) -> int:
+    """Scoring one cube with the request's detector (plus the ``H + F`` sum it scores)."""
+    total = 8 * p * n if req.models else 0  # H + F_spe + F_spa: a sum and its temporary
+    if req.detector == "lrx":  # per column: window sums and one bordered (n + 2)^2 factor per pixel
+        k = (n + 1) * (n + 2) // 2
+        per_col = (5 * k + 2 * (n + 2) ** 2 + min(req.height, 15) * k) * 8
+        return total + 16 * p * n + max(LRX_STRIPS, per_col) + 8 * p
+    if req.detector == "ae":  # copies of the cube, then one pixel chunk's activations and gradients
+        return total + 12 * p * n + min(p * (6 * n + 448) * 4 * 3, AE_CHUNK_BYTES) + 8 * p
+    return total + _rx_work(p, n)
+
+
+def in_memory_need(req: Request) -> Need:
+    """Peak of :func:`fers.pipeline.detect`'s in-memory path."""
+    p, n = req.pixels, req.n
+    parts = {"cube": req.resident, "score maps": min(req.n_maps + 1, METHOD_MAPS) * 8 * p}
+    if req.copy:
+        parts["band-adapted cube"] = 4 * p * n
+    parts["normalised cube"] = 4 * p * n
+    if req.models:
+        parts["model features"] = 8 * p * n
+    steps = {"band interpolation" if req.copy else "normalisation": (12 if req.copy else 4) * p * n,
+             "detector": _detector_work(req, p, n)}
+    if req.models:
+        steps["enhancement"] = FEN_PER_PIXEL.get(req.backend, max(FEN_PER_PIXEL.values())) * p + FEN_PER_VALUE * p * n
+    if req.full_rx:
+        steps["plain RX on all bands"] = 8 * p * req.full_rx + _rx_work(p, req.full_rx)
+    if req.gt:
+        steps["AUCs"] = SCORE_PER_PIXEL * p
+    label, worst = max(steps.items(), key=lambda kv: kv[1])
+    parts[label] = worst
+    parts["RX covariance"] = _covariance(max(n, req.full_rx)) if req.detector == "rx" else 0
+    return Need(_base(req), {k: v for k, v in parts.items() if v})
+
+
+def streamed_need(req: Request) -> Need:
+    """Peak of the streamed path (:func:`fers.large.detect_large`, global RX only)."""
+    p, n = req.pixels, req.n
+    parts = {"cube": req.resident, "score maps": min(req.n_maps + 1, METHOD_MAPS) * 8 * p}
+    if req.copy:
+        parts["band-adapted cube"] = 4 * p * n
+    if req.models:
+        parts["model features"] = 8 * p * n + 8 * p  # F_spe, F_spa and the tile weights
+    steps = {"band interpolation": 12 * p * n if req.copy else 0, "row chunks": CHUNK_WORK}
+    if req.models:
+        steps["spatial network"] = (12 + RESNET_PER_PIXEL) * p + CHUNK_WORK
+    if req.gt:
+        steps["AUCs"] = SCORE_PER_PIXEL * p
+    label, worst = max(steps.items(), key=lambda kv: kv[1])
+    parts[label] = worst
+    parts["RX covariance"] = _covariance(n)
+    return Need(_base(req), {k: v for k, v in parts.items() if v})
+
+
+def _dims(req: Request) -> str:
+    return f"{req.height}x{req.width} pixels x {req.n} bands"
+
+
+def fits(need: Need, budget: int | None = None) -> bool:
+    return need.total <= (max_memory() if budget is None else budget)
+
+
+def _largest_crop(req: Request, streamed: bool, budget: int) -> int:
+    """The largest square side (pixels) whose request fits ``budget`` (0 if none does)."""
+    need_of = streamed_need if streamed else in_memory_need
+    lo, hi = 0, max(req.height, req.width)
+    per_value = req.resident / max(req.pixels, 1)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        small = replace(req, height=mid, width=mid, resident=int(per_value * mid * mid))
+        if fits(need_of(small), budget):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def refusal(req: Request, need: Need, streamed: bool, budget: int, rx_only: Need | None = None) -> FersInputError:
+    """The one-line refusal: what needs the memory, the budget, and what to do instead."""
+    label, size = need.biggest()
+    what = f"{label}: {human(size)}" if label != "the process" else "the process itself"
+    how = "streamed" if streamed else "in memory"
+    advice = []
+    if rx_only is not None and fits(rx_only, budget):
+        advice.append(f"use bands 'all' (plain RX on the cube's {req.bands} bands: about {human(rx_only.total)})")
+    side = _largest_crop(req, streamed, budget)
+    if side >= 8 and side < max(req.height, req.width):
+        advice.append(f"crop the scene to about {side}x{side} pixels")
+    if req.n > req.bands and req.n > 200:
+        advice.append("select fewer bands (the shipped models have 50, 100 or 200)")
+    advice.append("or raise FERS_MAX_MEMORY if this machine has the memory")
+    return FersInputError(
+        f"this request needs about {human(need.total)} of memory ({_dims(req)}, {how}; {what}), over the "
+        f"{human(budget)} budget; " + ", ".join(advice[:-1]) + (" " if len(advice) > 1 else "") + advice[-1])
+
+
+def choose_path(req: Request, large: bool, rx_only: Request | None = None) -> bool:
+    """True to stream, False for the in-memory path; FersInputError when neither fits the budget.
+
+    ``large``: the scene is large by the pipeline's own rule (always streamed with global RX).
+    Global RX streams whenever the in-memory path does not fit; local RX and the AE never stream.
+    ``rx_only``: the same request with bands ``all`` (no models), offered as advice."""
+    budget = max_memory()
+    streamable = req.detector == "rx"
+    if not large or not streamable:
+        need = in_memory_need(req)
+        if fits(need, budget):
+            return False
+        if not streamable:
+            raise refusal(req, need, False, budget)
+    need = streamed_need(req)
+    if fits(need, budget):
+        return True
+    alt = None
+    if rx_only is not None and rx_only != req:
+        alt = min(in_memory_need(rx_only), streamed_need(rx_only), key=lambda x: x.total)
+    raise refusal(req, need, True, budget, alt)
+
+
+def check_decode(values: int, itemsize: int, extra: int, path, what: str = "cube") -> None:
+    """Refuse, from its header, a file whose reader would decode it whole beyond the budget:
+    ``values * itemsize`` decoded, plus ``extra`` (a float32 copy, a compressed buffer)."""
+    budget = max_memory()
+    need = current_rss() + SLACK + values * itemsize + extra
+    if need > budget:
+        raise FersInputError(
+            f"{what} decodes to {human(values * itemsize)} ({values:,} values) and reading it needs about "
+            f"{human(need)} of memory, over the {human(budget)} budget; crop it, or save it as an uncompressed "
+            ".npy or ENVI file (read memory-mapped, large scenes are streamed), or raise FERS_MAX_MEMORY", path)
