@@ -106,11 +106,6 @@ def product_of(*maps) -> np.ndarray:
     return out
 
 
-def fusion_mult(s_spa: np.ndarray, s_spe: np.ndarray) -> np.ndarray:
-    """Fusion A (eq. 22)."""
-    return product_of(s_spa, s_spe)
-
-
 def scored_cubes(wanted, available=("spe", "spa")) -> dict:
     """``{method: feature terms}`` of every map the detector must score for ``wanted`` methods
     (products pull in their factors), keeping those whose features are all ``available``."""

@@ -12,22 +12,13 @@ repository or the cache. Not a test: numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from _app import launch_app, stop_app
 from _repo import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _files(folder: Path) -> set:
@@ -43,24 +34,11 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        port = _free_port()
-        env = dict(os.environ, HOME=str(tmp / "home"), FERS_CACHE=str(tmp / "cache"), TMPDIR=str(tmp),
-                   GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False")
         before = _files(a.repo)
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, str(a.repo / "app.py")], cwd=tmp, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/"
+        proc, url = launch_app(tmp, {"HOME": str(tmp / "home"), "FERS_CACHE": str(tmp / "cache")}, timeout=300,
+                               repo=a.repo)
         try:
-            while True:
-                try:
-                    urllib.request.urlopen(url, timeout=2)
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.perf_counter() - t0 > 300:
-                        print("app did not start")
-                        return 1
-                    time.sleep(0.3)
             started = time.perf_counter() - t0
             client = Client(url, verbose=False)
             example = handle_file(str(a.repo / "fers" / "examples" / "abu-airport-4.mat"))
@@ -70,8 +48,7 @@ def main(argv=None) -> int:
                 res = client.predict(example, api_name="/detect")
                 times.append(time.perf_counter() - t)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_app(proc)
         written = sorted(_files(a.repo) - before)
         cache = sorted(_files(tmp / "cache")) if (tmp / "cache").exists() else []
     print(f"repo {a.repo}: app answered after {started:.1f} s; first example {times[0]:.1f} s, second {times[1]:.1f} s "

@@ -100,10 +100,8 @@ def run_child(cmd, env=None) -> dict:
 
 def app_case(bomb: Path, work: Path) -> dict:
     """The TIFF bomb through the app's API; the server's peak RSS before and after the request."""
-    sys.path.insert(0, str(REPO))
+    from _app import launch_app, stop_app
     from gradio_client import Client, handle_file
-
-    from tests.ui.test_app import launch_app, stop_app
 
     def hwm(pid):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

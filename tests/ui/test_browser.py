@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.ui.test_app import launch_app, stop_app
+from tests.benchmarks._app import launch_app, stop_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = Path(__file__).resolve().parents[2] / "fers" / "examples"
