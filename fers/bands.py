@@ -12,9 +12,19 @@ in docs/formats.md, "Band spec"). Case and surrounding spaces are ignored; band 
     START:STOP    the bands START .. STOP-1; either end may be left out (":50" = "0:50",
                   "5:" = band 5 to the last, ":" = every band as a range); START < STOP
     i,j,k         two or more distinct band indices, in the order given (no empty items)
+    LO-HInm       bands whose centre wavelength is within LO..HI (inclusive); several ranges are
+                  joined with commas ("400-1340nm,1450-1800nm"); "um"/"µm" ranges are converted
+                  ("0.4-1.0um"); a range without a unit takes the next one given. Needs a scene
+                  with wavelengths.
 
 A range or list is then adapted to the nearest shipped model size. Anything else (negative numbers,
 a step ``a:b:c``, a repeated index such as ``1,1,1``) is refused with one line naming the rule.
+
+Bad bands: when a scene's file marks bands bad (ENVI ``bbl``, EMIT ``good_wavelengths``) or
+carries wavelengths, every spec first drops the bad bands and the water-vapour windows
+:data:`fers.band_select.WATER_WINDOWS_NM` (``--keep-bad-bands`` keeps them); see
+:func:`fers.band_select.resolve_bands`, which turns a spec and a scene's band metadata into the
+band indices used.
 
 * :func:`parse_band_spec` parses it into a :class:`BandSpec`; :func:`select_bands` applies a range
   or list (a range reaching past the last band stops there; a list index past it is refused).
@@ -38,8 +48,12 @@ ADAPTER_RULE = "first N bands if B >= N, else linear interpolation along the ban
 class BandSpec:
     """A parsed ``--bands`` value.
 
-    kind: ``auto`` | ``all`` | ``count`` | ``range`` | ``list``; a range's ``stop`` is None when
-    open-ended (to the last band).
+    kind: ``auto`` | ``all`` | ``count`` | ``range`` | ``list`` | ``nm``; a range's ``stop`` is
+    None when open-ended (to the last band); ``nm``: ``ranges`` of ``(lo, hi)`` wavelengths in nm.
+    ``keep``: band indices a scene's bad-band metadata leaves (set by
+    :func:`fers.band_select.resolve_bands`; the spec then applies to ``cube[..., keep]``).
+    ``label``: the text to report instead of :meth:`describe` (e.g. the wavelength ranges a
+    resolved band list came from).
     """
 
     kind: str
@@ -47,10 +61,17 @@ class BandSpec:
     start: int | None = None
     stop: int | None = None
     indices: tuple[int, ...] | None = None
+    ranges: tuple[tuple[float, float], ...] | None = None
+    keep: tuple[int, ...] | None = None
+    label: str | None = None
 
     def describe(self) -> str:
+        if self.label:
+            return self.label
         if self.kind in ("all", "auto"):
             return self.kind
+        if self.kind == "nm":
+            return ",".join(f"{_num(lo)}-{_num(hi)}nm" for lo, hi in self.ranges or ())
         if self.kind == "count":
             return str(self.count)
         if self.kind == "range":
@@ -58,8 +79,14 @@ class BandSpec:
         return ",".join(str(i) for i in self.indices or ())
 
 
-BAND_SPEC_RULE = ("use 'auto', 'all', a count N >= 2, a range 'START:STOP' (0-based, either end may be left out) "
-                  "or a list 'i,j,k' of distinct band indices")
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+BAND_SPEC_RULE = ("use 'auto', 'all', a count N >= 2, a range 'START:STOP' (0-based, either end may be left out), "
+                  "a list 'i,j,k' of distinct band indices, or wavelength ranges such as '400-1000nm' or "
+                  "'400-1340nm,1450-1800nm'")
+WAVELENGTH_UNITS = {"nm": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3}
 
 
 def parse_band_spec(spec: str | int | None) -> BandSpec:
@@ -74,6 +101,8 @@ def parse_band_spec(spec: str | int | None) -> BandSpec:
             return BandSpec("auto")
         if s == "all":
             return BandSpec("all")
+        if any(s.endswith(u) or f"{u}," in s for u in WAVELENGTH_UNITS):
+            return BandSpec("nm", ranges=_wavelength_ranges(s))
         if ":" in s:
             a, b = (t.strip() for t in s.split(":", 1))
             start = _index(a) if a else 0
@@ -87,6 +116,8 @@ def parse_band_spec(spec: str | int | None) -> BandSpec:
             if dup:
                 raise _Bad(f"band {', '.join(map(str, dup))} listed more than once")
             return BandSpec("list", indices=idx)
+        if "-" in s.lstrip("-"):
+            raise _Bad("a wavelength range needs a unit, e.g. 400-1000nm")
         n = int(s)
         if n < 2:
             raise _Bad("a count must be at least 2")
@@ -99,6 +130,31 @@ def parse_band_spec(spec: str | int | None) -> BandSpec:
 
 class _Bad(ValueError):
     """A band spec broken in a way worth naming (the message says how)."""
+
+
+def _wavelength_ranges(s: str) -> tuple[tuple[float, float], ...]:
+    """``"400-1340nm,1450-1800nm"`` -> ``((400, 1340), (1450, 1800))`` in nm; an item without a unit
+    takes the next unit given ("400-1340,1450-1800nm")."""
+    items, pending = [], []
+    for raw in s.split(","):
+        t = raw.strip().replace(" ", "")
+        if not t:
+            raise _Bad("empty item")
+        unit = next((u for u in WAVELENGTH_UNITS if t.endswith(u)), None)
+        body = t[: -len(unit)] if unit else t
+        lo, sep, hi = body.partition("-")
+        if not sep or not lo or not hi:
+            raise _Bad(f"wavelength range {raw.strip()!r} is not LO-HI with a unit, e.g. 400-1000nm")
+        pending.append((float(lo), float(hi), raw.strip()))
+        if unit:
+            items += [(a * WAVELENGTH_UNITS[unit], b * WAVELENGTH_UNITS[unit], r) for a, b, r in pending]
+            pending = []
+    if pending:
+        raise _Bad("the last wavelength range has no unit (nm or um)")
+    for lo, hi, raw in items:
+        if not (0 < lo < hi) or not np.isfinite(hi):
+            raise _Bad(f"wavelength range {raw!r} must have 0 < LO < HI")
+    return tuple((lo, hi) for lo, hi, _ in items)
 
 
 def _index(text: str) -> int:
@@ -115,6 +171,9 @@ def _index(text: str) -> int:
 def select_bands(cube: np.ndarray, spec: BandSpec) -> np.ndarray:
     """Take a range or list of bands from ``(H, W, B)`` (``all``/``count`` return the cube unchanged)."""
     b = cube.shape[-1]
+    if spec.kind == "nm" or spec.keep is not None:
+        raise FersInputError(f"band spec {spec.describe()} needs the scene's wavelengths or bad-band list "
+                             "(fers.band_select.resolve_bands); this cube has none")
     if spec.kind == "range":
         if spec.start >= b:
             raise FersInputError(f"band range {spec.describe()} starts beyond the cube's {b} bands")
@@ -189,8 +248,16 @@ def planned_bands(spec: BandSpec, b: int, model_bands: int | None = None,
     """What :func:`prepare_bands` will make of a B-band cube, from shapes alone (memory estimates, see
     :mod:`fers.budget`): ``(bands selected by the spec, bands after adapting, whether that copies the
     cube)`` -- a band list or an interpolation copies, a range or the first N bands is a view."""
+    if spec.keep is not None:  # bad bands dropped first: a view for one run of bands, else a copy
+        run = len(spec.keep) == spec.keep[-1] - spec.keep[0] + 1
+        sel, n, copies = planned_bands(BandSpec(spec.kind, spec.count, spec.start, spec.stop, spec.indices,
+                                                spec.ranges), len(spec.keep), model_bands, adapter)
+        return sel, n, copies or not run
     if spec.kind == "all":
         return b, b, False
+    if spec.kind == "nm":  # unresolved (no wavelengths yet): at most every band
+        n = model_bands or auto_model_bands(b, adapter)
+        return b, n, True
     if spec.kind == "count":
         sel, n = b, spec.count
     else:
@@ -213,6 +280,8 @@ def prepare_bands(cube: np.ndarray, spec: BandSpec, model_bands: int | None = No
     """
     if adapter not in ADAPTERS:
         raise FersInputError(f"unknown band adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
+    if spec.kind == "nm" or spec.keep is not None:
+        select_bands(cube, spec)  # refuses: resolve it against the scene's wavelengths first
     if spec.kind == "all":
         return cube, None, f"none (all {cube.shape[-1]} bands)"
     if spec.kind == "count":

@@ -111,6 +111,8 @@ class SceneOptions:
     adapter: str = DEFAULT_ADAPTER
     layout: str | None = None
     nodata: float | None = None
+    keep_bad_bands: bool = False
+    geotiff: bool = False  # also <scene>.tif (fers.outputs: every map + a p99.9 mask band, georeferenced)
 
     def matches(self, meta: dict) -> bool:
         """True when an output's ``meta`` was written with these options."""
@@ -190,7 +192,7 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
             "resumed": False}
     if resume:
         meta = complete_output(final, options)
-        if meta is not None:
+        if meta is not None and (not options.geotiff or final.with_suffix(".tif").is_file()):
             meta.pop("format", None)
             return {**meta, **base, "resumed": True}
     _limit_ort_threads()
@@ -203,6 +205,10 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
         t = time.perf_counter()
         final.parent.mkdir(parents=True, exist_ok=True)
         _save_atomically(res, scene.gt, final)
+        if options.geotiff:  # written atomically by fers.io.maps_out
+            from fers.outputs import save_outputs
+
+            save_outputs(res, scene, [final.with_suffix(".tif")])
         save_s = time.perf_counter() - t
     except Exception as e:  # noqa: BLE001 - every problem of one scene is that scene's error row
         return {**base, "name": scene_name(cube_path), "out": None, "error": _one_line(e, cube_path)}

@@ -25,8 +25,10 @@ BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on
               "nearest shipped model: 50/100/200), 'all' (every band; model-based methods skipped), N (adapt "
               "to N bands: first N, or interpolated when the cube has fewer; every method incl. plain RX runs "
               "on the adapted cube, as the paper's tables), 'START:STOP' (0-based band range, STOP exclusive, "
-              "either end may be left out) or 'i,j,k' (distinct 0-based band indices), both then adapted to the "
-              "nearest shipped model. The grammar: docs/formats.md, 'Band spec'")
+              "either end may be left out), 'i,j,k' (distinct 0-based band indices) or wavelength ranges "
+              "'400-1000nm' / '400-1340nm,1450-1800nm' (files with wavelengths), then adapted to the nearest "
+              "shipped model. With wavelengths or a bad-band list in the file, bad bands and the water-vapour "
+              "windows are dropped first. The grammar: docs/formats.md, 'Band spec'")
 LAYOUT_HELP = ("TIFF only: where the band axis is, 'bands_first' (B, H, W) or 'bands_last' (H, W, B), when the "
                "file does not record it (docs/formats.md, 'TIFF band axis')")
 NODATA_HELP = ("no-data value: pixels with any band equal to it (or NaN/Inf) are masked: NaN in the maps, left "
@@ -68,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(ours, one you trained, or one converted by export/import_ferd.py)")
         sp.add_argument("--layout", choices=("bands_first", "bands_last"), help=LAYOUT_HELP)
         sp.add_argument("--nodata", type=float, help=NODATA_HELP)
+        sp.add_argument("--keep-bad-bands", action="store_true",
+                        help="keep the bands the file marks bad (ENVI bbl, EMIT good_wavelengths) and the "
+                             "water-vapour windows 1340-1450 and 1790-1960 nm, which are dropped by default")
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     d = sub.add_parser("detect", help="anomaly maps of one cube (+ AUCs with ground truth)")
@@ -75,8 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--gt", help="ground-truth file (.png, .mat, .npy, .tif); .mat cubes may carry their own")
     d.add_argument("--key", help="variable name of the cube inside a .mat")
     d.add_argument("--gt-key", help="variable name of the ground truth inside a .mat")
-    d.add_argument("--out", help="write the maps to this .npz (one array per method, 'gt', 'meta' JSON; "
-                                 "docs/formats.md)")
+    d.add_argument("--out", action="append", metavar="FILE",
+                   help="write the result; repeat for several files, the extension decides: .tif/.tiff a "
+                        "GeoTIFF (one band per method + a threshold mask band, georeferenced like the input), "
+                        ".geojson the mask's objects as polygons, anything else a .npz (every map, 'gt', "
+                        "'meta' JSON); docs/formats.md")
+    d.add_argument("--threshold", default="p99.9",
+                   help="mask of the GeoTIFF/GeoJSON outputs: the default map's pNN.N percentile of valid scores "
+                        "(default p99.9: the top 0.1%%) or a score value")
+    d.add_argument("--no-ortho", dest="ortho", action="store_false",
+                   help="GLT products (EMIT): keep the outputs in sensor geometry (plain TIFF) instead of placing "
+                        "them on the product's map grid")
     common(d)
 
     b = sub.add_parser("bench", help="AUC and time per scene and method, with means")
@@ -100,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "of a local cluster")
     t.add_argument("--resume", action="store_true", help="skip scenes whose output in --out is complete and "
                                                          "made with the same options")
+    t.add_argument("--geotiff", action="store_true", help="also write <scene>.tif: every map and a p99.9 mask "
+                                                          "band, georeferenced like the input (as detect --out "
+                                                          "x.tif)")
     common(t)
     return p
 
@@ -158,14 +175,27 @@ def _read_as(info: dict) -> str:
 def cmd_detect(a) -> int:
     from fers.io import load_cube
 
+    if a.out:
+        from fers.outputs import check_outputs
+
+        check_outputs(a.out, a.threshold)  # refused before the work, not after
     mmap = precheck(a, a.cube, a.key, a.gt, a.gt_key)
     scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap, layout=a.layout,
                       nodata=a.nodata)
     res = detect_file(a.cube, scene, a)
     d = res.to_dict()
-    d["input"] = scene.info
+    d["input"] = _jsonable(scene.info)
+    if scene.wavelengths is not None:
+        d["input"]["wavelengths_nm"] = [round(float(scene.wavelengths.min()), 3), round(float(scene.wavelengths.max()), 3)]
+    if scene.georef is not None:
+        d["input"]["georef"] = scene.georef.describe()
+    written = []
     if a.out:
-        d["out"] = str(res.save_npz(a.out, gt=scene.gt))
+        from fers.outputs import save_outputs
+
+        written = save_outputs(res, scene, a.out, threshold=a.threshold, ortho=a.ortho)
+        d["out"] = [str(w.path) for w in written]
+        d["out_notes"] = [w.note for w in written]
     if a.json:
         print(json.dumps(d))
         return 0
@@ -176,9 +206,21 @@ def cmd_detect(a) -> int:
           f"methods {', '.join(res.maps)}; default map: {res.default_method}")
     if res.auc:
         print(_table([(scene.name, res.auc)], list(res.maps)))
-    if a.out:
-        print(f"maps written to {d['out']}")
+    for w in written:
+        print(f"{w.kind} written to {w.path}: {w.note}")
     return 0
+
+
+def _jsonable(info: dict) -> dict:
+    """``Scene.info`` with NumPy values as plain numbers/lists (for ``--json``)."""
+    out = {}
+    for k, v in info.items():
+        if isinstance(v, np.ndarray):
+            v = v.tolist()
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
 
 
 def cmd_bench(a) -> int:
@@ -207,7 +249,7 @@ def cmd_bench(a) -> int:
             tqdm.write(f"fers: error: {e}", file=sys.stderr)
             continue
         d = res.to_dict()
-        d["input"] = scene.info
+        d["input"] = _jsonable(scene.info)
         d["seconds"]["load"] = round(load_s, 4)
         scenes.append(d)
         notes.extend(n for n in res.notes if n not in notes)
@@ -275,7 +317,8 @@ def cmd_batch(a) -> int:
         raise FersInputError(f"cannot create the output folder: {e.strerror or e}", a.out) from None
     options = batch.SceneOptions(bands=a.bands, backend=a.backend, detector=a.detector, windows=a.windows,
                                  weights=str(Path(a.weights).resolve()) if a.weights else None,
-                                 adapter=a.adapter, layout=a.layout, nodata=a.nodata)
+                                 adapter=a.adapter, layout=a.layout, nodata=a.nodata,
+                                 keep_bad_bands=a.keep_bad_bands, geotiff=a.geotiff)
     with batch.connect(a.scheduler, a.workers, a.threads_per_worker, a.memory_limit,
                        max_workers=len(pairs)) as (client, _):
         cluster = batch.cluster_info(client)

@@ -49,7 +49,8 @@ def _check_args(cube, gt, backend, detector, windows, methods):
 
 
 def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=DEFAULT_WINDOWS, methods=None,
-           weights=None, name: str = "", adapter: str = DEFAULT_ADAPTER, nodata=None) -> DetectResult:
+           weights=None, name: str = "", adapter: str = DEFAULT_ADAPTER, nodata=None, wavelengths=None,
+           bad_bands=None, keep_bad_bands: bool = False) -> DetectResult:
     """Run every available method on ``cube (H, W, B)``; with ``gt (H, W)`` also their AUCs.
 
     bands: the band-spec grammar of :mod:`fers.bands` (default ``auto``: plain RX on all B bands, the
@@ -65,14 +66,18 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     masked (NaN in every map, left out of the AUCs, counted in ``masked_pixels``). A cube with no
     valid pixel, or whose valid pixels all have one spectrum, is refused. Scenes smaller than the
     networks' 8x8 minimum get the plain detector only, with a note.
+
+    Wavelengths and bad bands (:mod:`fers.band_select`): with ``wavelengths (B,)`` in nm or
+    ``bad_bands (B,)`` bool (a :class:`fers.io.Scene`'s), the bands marked bad and the water-vapour
+    windows are dropped before anything else unless ``keep_bad_bands``, and ``bands`` may select
+    by wavelength (``"400-1000nm"``).
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
     backend = resolve_backend(backend)
     _refuse_large(cube, detector)
-    notes: list = []
     sec: dict = {}
-    spec = parse_band_spec(bands)
+    cube, spec, notes, wl_used = _scene_bands(cube, parse_band_spec(bands), wavelengths, bad_bands, keep_bad_bands)
     fixed = _weights_bands(weights) if weights else None
     need_model = any(M.BY_NAME[m].needs_model for m in wanted)
     large = _plan(tuple(cube.shape), 0 if isinstance(cube, np.memmap) else int(cube.nbytes),
@@ -149,10 +154,28 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
                        cube_used=h, notes=notes, detector=detector, backend=backend, bands=spec.describe(),
                        cube_used_normalized=normalized, default_method=M.default_method(model_bands, maps),
                        name=name, shape=tuple(cube.shape), weights=str(weights) if weights else "shipped",
-                       f_spe=f_spe, f_spa=f_spa, masked_pixels=scan.n_invalid)
+                       f_spe=f_spe, f_spa=f_spa, masked_pixels=scan.n_invalid, wavelengths_used=wl_used)
     if gt is not None:
         _score(res, None if large and valid is not None else src, gt, spec, detector, valid)
     return res
+
+
+def _scene_bands(cube, spec, wavelengths, bad_bands, keep_bad):
+    """``(cube, spec, notes, wavelengths of the bands used or None)``: the spec resolved against the
+    scene's band metadata (:func:`fers.band_select.resolve_bands`) and the bad bands taken out."""
+    if wavelengths is None and bad_bands is None and spec.kind != "nm":
+        return cube, spec, [], None
+    from fers.band_select import resolve_bands, take_bands
+
+    spec, notes = resolve_bands(spec, cube.shape[2], wavelengths, bad_bands, keep_bad)
+    idx = np.arange(cube.shape[2])
+    if spec.keep is not None:
+        cube, idx = take_bands(cube, spec.keep), np.asarray(spec.keep)
+        spec = replace(spec, keep=None)
+    elif spec.kind == "list":
+        idx = np.asarray(spec.indices)
+    wl = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64).ravel()[idx]
+    return cube, spec, notes, wl
 
 
 def _scan(cube, nodata):

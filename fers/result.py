@@ -32,7 +32,9 @@ class DetectResult:
     detectors saw (normalised unless ``cube_used_normalized`` is False, as on the streamed
     large-scene path); ``f_spe`` / ``f_spa``: the enhanced features ``(H, W, N)`` (None when the
     models did not run or the scene was streamed); ``default_method``: the map shown by default;
-    ``masked_pixels``: how many no-data pixels were masked (NaN in every map, left out of the AUCs).
+    ``masked_pixels``: how many no-data pixels were masked (NaN in every map, left out of the AUCs);
+    ``wavelengths_used``: ``(K,)`` nm of the bands the detectors saw before adapting (None when the
+    scene has no wavelengths).
     """
 
     maps: dict
@@ -56,6 +58,7 @@ class DetectResult:
     rx_all_bands_auc: float | None = None
     auc_note: str = ""
     masked_pixels: int = 0
+    wavelengths_used: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self, digits: int = 6) -> dict:
         """JSON-ready summary (no arrays): what ``--json``, ``bench``, the app and its API return."""
@@ -67,6 +70,10 @@ class DetectResult:
             "seconds": _round(self.seconds, 4), "notes": list(self.notes),
             "masked_pixels": int(self.masked_pixels),
         }
+        if self.wavelengths_used is not None and len(self.wavelengths_used):
+            wl = np.asarray(self.wavelengths_used, dtype=np.float64)
+            d["wavelengths_used_nm"] = {"count": int(wl.size), "min": round(float(wl.min()), 3),
+                                        "max": round(float(wl.max()), 3)}
         if self.auc3d:
             d["auc3d"] = {m: _round(v, digits) for m, v in self.auc3d.items()}
         if self.auc_note:

@@ -38,13 +38,15 @@ def mmap_for(path) -> bool:
 
 def detect_file(path, scene, a):
     """``fers.detect`` on a loaded scene with the options of ``a`` (``bands``, ``backend``, ``detector``,
-    ``windows``, ``weights``, ``adapter``: the CLI's names); a problem it reports is re-raised naming the file."""
+    ``windows``, ``weights``, ``adapter``, ``keep_bad_bands``: the CLI's names) and the scene's band
+    metadata (wavelengths, bad bands); a problem it reports is re-raised naming the file."""
     from fers.pipeline import detect
 
     try:
         return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
                       windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
-                      nodata=scene.nodata)
+                      nodata=scene.nodata, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
+                      keep_bad_bands=getattr(a, "keep_bad_bands", False))
     except FersInputError as e:
         if e.path is not None:
             raise

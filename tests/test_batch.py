@@ -225,3 +225,21 @@ def test_a_scene_that_keeps_killing_workers_is_reported(tmp_path, cluster):
     err = run.rows[1]["error"]
     assert err.startswith(run.rows[1]["file"]) and "died" in err and "--memory-limit" in err and "\n" not in err
     assert not (tmp_path / "out" / "d1.npz").exists()
+
+
+def test_geotiff_outputs_and_resume_needs_them(tmp_path, capsys, cluster):
+    rasterio = pytest.importorskip("rasterio")
+    paths = _write_scenes(tmp_path, ["g0", "g1"], seed=5)
+    out_dir = tmp_path / "out"
+    code, first, err = _batch(capsys, cluster, *paths, "--out", out_dir, "--bands", "all")
+    assert code == 0, err
+    assert not list(out_dir.glob("*.tif"))
+    code, again, err = _batch(capsys, cluster, *paths, "--out", out_dir, "--bands", "all", "--resume", "--geotiff")
+    assert code == 0, err
+    assert again["resumed"] == []  # the .npz files were complete, the GeoTIFFs missing: recomputed
+    for p in paths:
+        with rasterio.open(out_dir / f"{p.stem}.tif") as ds:
+            assert ds.count == 2 and ds.descriptions[0] == "rx" and ds.descriptions[1].startswith("mask")
+    code, third, err = _batch(capsys, cluster, *paths, "--out", out_dir, "--bands", "all", "--resume", "--geotiff")
+    assert code == 0, err
+    assert third["resumed"] == ["g0", "g1"]

@@ -11,11 +11,11 @@ REPO = Path(__file__).resolve().parents[1]
 # a module may import its own layer or lower ones (the package __init__ and __main__ are the top)
 LAYERS = [
     ("fers._version", "fers.errors", "fers.memmap", "fers.budget", "fers.progress"),
-    ("fers.bands", "fers.normalize", "fers.nodata", "fers.metrics", "fers.methods", "fers.result", "fers.io",
+    ("fers.bands", "fers.band_select", "fers.normalize", "fers.nodata", "fers.metrics", "fers.methods", "fers.result", "fers.io",
      "fers.detectors",
      "fers.models"),
     ("fers.enhance", "fers.large"),
-    ("fers.pipeline", "fers.scenes"),
+    ("fers.pipeline", "fers.scenes", "fers.outputs"),
     ("fers.batch",),
     ("fers.cli", "fers.ui", "fers.__main__", "fers"),
 ]

@@ -32,13 +32,21 @@ import fers.io.mat as io_mat
 from fers.errors import FersInputError
 from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
+from fers.io.products import PRODUCT_READERS
 from fers.nodata import describe, release_for, scan_cube
+
+# reader meta keys that become Scene fields (every other key is reported in Scene.info)
+SCENE_META = ("nodata", "nodata_source", "wavelengths", "fwhm", "bad_bands", "georef")
 
 
 @dataclass
 class Scene:
     """A loaded scene: ``cube (H, W, B)`` float32 (a read-only memmap in the stored dtype when
-    loaded with ``mmap=True``), ``gt (H, W)`` bool or None, ``wavelengths (B,)`` or None.
+    loaded with ``mmap=True``), ``gt (H, W)`` bool or None, ``wavelengths (B,)`` in nm or None.
+
+    ``bad_bands (B,)`` bool (True = the file marks the band bad: ENVI ``bbl`` 0, EMIT
+    ``good_wavelengths`` 0, ...) or None; ``fwhm (B,)`` in nm or None; ``georef``: a
+    :class:`fers.io.georef.Georef` or None (the output maps then carry no map coordinates).
 
     ``nodata``: the no-data value in effect (pass it on as ``fers.detect(..., nodata=scene.nodata)``:
     an in-memory cube already has NaN there, a memory map does not). ``info``: how the file was read
@@ -52,6 +60,9 @@ class Scene:
     path: Path
     info: dict = field(default_factory=dict)
     nodata: float | None = None
+    bad_bands: np.ndarray | None = None
+    fwhm: np.ndarray | None = None
+    georef: object | None = None
 
     @property
     def shape(self) -> tuple:
@@ -108,14 +119,16 @@ def _to_float32(cube: np.ndarray, path) -> np.ndarray:
     return out
 
 
-def _nodata_in_effect(nodata, file_nodata, ext) -> tuple[float | None, str]:
-    """``(value, where it came from)``: the caller's ``nodata`` wins over the file's own value."""
+def _nodata_in_effect(nodata, file_nodata, source) -> tuple[float | None, str]:
+    """``(value, where it came from)``: the caller's ``nodata`` wins over the file's own value
+    (``source``: the reader's words for where it found it, or the file extension)."""
     if nodata is not None:
         v = float(nodata)
         return (None if np.isnan(v) else v), "given"
     if file_nodata is not None:
-        return file_nodata, ("ENVI header 'data ignore value'" if ext not in (".tif", ".tiff")
-                             else "GeoTIFF GDAL_NODATA tag")
+        if source in (".tif", ".tiff"):
+            return file_nodata, "GeoTIFF GDAL_NODATA tag"
+        return file_nodata, (source if not source.startswith(".") and source else "ENVI header 'data ignore value'")
     return None, ""
 
 
@@ -148,7 +161,8 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     ext = path.suffix.lower()
     if ext not in CUBE_EXTS and not (ext == "" and Path(str(path) + ".hdr").is_file()):
         raise FersInputError(
-            f"unknown cube file type {ext or '(no extension)'!r}; supported: .mat, .npy, ENVI .hdr + data, .tif", path
+            f"unknown cube file type {ext or '(no extension)'!r}; supported: .mat, .npy, ENVI .hdr + data, .tif, "
+            "EMIT .nc, PRISMA .he5", path
         )
     if ext != ".mat" and key is not None:
         raise FersInputError(f"key={key!r} only applies to .mat files", path)
@@ -178,13 +192,16 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         cube = fmt.read_npy(path, mmap=mmap)
     elif ext in (".tif", ".tiff"):
         cube, meta = fmt.read_tiff(path, mmap=mmap, layout=layout)
+    elif ext in PRODUCT_READERS:
+        cube, meta = PRODUCT_READERS[ext](path, max_bytes=max_bytes)
     else:
-        cube, wl, meta = fmt.read_envi(path, mmap=mmap)
+        cube, meta = fmt.read_envi(path, mmap=mmap)
         info["format"] = "envi"
-    info.update({k: v for k, v in meta.items() if k != "nodata"})
+    wl = meta.get("wavelengths", wl)
+    info.update({k: v for k, v in meta.items() if k not in SCENE_META})
     validate_cube(cube, path)
     info["source_dtype"] = str(cube.dtype)
-    value, source = _nodata_in_effect(nodata, meta.get("nodata"), ext)
+    value, source = _nodata_in_effect(nodata, meta.get("nodata"), meta.get("nodata_source") or ext)
     scan = None  # integers without a no-data value cannot have masked pixels: no pass over the data
     if cube.dtype.kind == "f" or value is not None:
         scan = scan_cube(cube, value, release=release_for(cube))
@@ -205,7 +222,10 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     if gt_path is not None:
         gt = load_gt(gt_path, shape=cube.shape[:2], key=gt_key)
     name = path.stem if ext != ".hdr" else path.with_suffix("").name
-    return Scene(cube=cube, gt=gt, wavelengths=wl, name=name, path=path, info=info, nodata=value)
+    bad = meta.get("bad_bands")
+    return Scene(cube=cube, gt=gt, wavelengths=wl, name=name, path=path, info=info, nodata=value,
+                 bad_bands=None if bad is None else np.asarray(bad, dtype=bool), fwhm=meta.get("fwhm"),
+                 georef=meta.get("georef"))
 
 
 def _fits_in_memory(cube) -> bool:

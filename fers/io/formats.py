@@ -7,15 +7,18 @@ memory map; :mod:`fers.io.cube` validates and converts. Cubes are ``(H, W, B)``,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from fers.errors import FersInputError
+from fers.io.wavelengths import to_nm
 
 # The file types FERS reads (one home; the app's upload filter and the HAD100 reader use them too).
 ENVI_DATA_EXTS = ("", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".IMG", ".DAT")
-CUBE_FILE_EXTS = (".mat", ".npy", ".hdr", ".tif", ".tiff")  # the file that names a cube (ENVI: its .hdr)
+# the file that names a cube (ENVI: its .hdr; EMIT .nc and PRISMA .he5: read by fers.io.products)
+CUBE_FILE_EXTS = (".mat", ".npy", ".hdr", ".tif", ".tiff", ".nc", ".he5")
 CUBE_EXTS = CUBE_FILE_EXTS + tuple(e for e in ENVI_DATA_EXTS if e)
 GT_EXTS = (".png", ".bmp", ".gif", ".jpg", ".jpeg", ".mat", ".npy", ".tif", ".tiff")
 
@@ -175,12 +178,16 @@ def _sample_pixels(img, rows: int, cols: int) -> np.ndarray:
     return np.asarray(mm[::k, ::k]).reshape(-1, mm.shape[2])
 
 
-def read_envi(path, mmap=False) -> tuple[np.ndarray, np.ndarray | None, dict]:
-    """ENVI image -> ``(cube (H, W, B), wavelengths (B,) or None, info)`` via :func:`spectral.envi.open`.
+def read_envi(path, mmap=False) -> tuple[np.ndarray, dict]:
+    """ENVI image -> ``(cube (H, W, B), info)`` via :func:`spectral.envi.open`.
 
     The header's size, data type, byte order and interleave are checked before reading; ``info``
-    reports ``byte_order`` ("little-endian (byte order = 0)"), ``interleave``, ``data_type`` and
-    ``nodata`` (the header's ``data ignore value``, or None).
+    reports ``byte_order`` ("little-endian (byte order = 0)"), ``interleave``, ``data_type``,
+    ``nodata`` (the header's ``data ignore value``, or None), the header's spectral fields
+    (:func:`envi_spectral_meta`: ``wavelengths`` and ``fwhm`` in nm, ``bad_bands (B,)`` from ``bbl``)
+    and ``georef``: ``map info`` / ``coordinate system string`` as GDAL's ENVI driver reads them
+    (:func:`gdal_georef`; None without them, when GDAL finds no CRS or transform, or cannot open
+    the file). Fields that cannot be used are left out and said in ``metadata_notes``.
     """
     import spectral.io.envi as envi
 
@@ -203,16 +210,122 @@ def read_envi(path, mmap=False) -> tuple[np.ndarray, np.ndarray | None, dict]:
     try:
         envi_byte_order_check(_sample_pixels(img, rows, cols), fields, data)
         cube = img.open_memmap(interleave="bip", writable=False) if mmap else np.asarray(img.load())
+        if not mmap and not cube.flags.writeable:  # spectral hands BIP files over as a read-only buffer
+            cube = cube.copy()
     except FersInputError:
         raise
     except Exception as e:
         raise FersInputError(f"cannot read ENVI data: {why(e)}", data) from None
-    centers = getattr(getattr(img, "bands", None), "centers", None)
-    wl = np.asarray(centers, dtype=np.float64) if centers is not None and len(centers) == bands else None
     info = {"byte_order": f"{ENVI_BYTE_ORDERS[fields['byte_order']]} (byte order = {fields['byte_order']})",
             "interleave": fields["interleave"], "data_type": str(fields["dtype"].newbyteorder("="))}
     info["nodata"] = _nodata_value(header.get("data ignore value"), hdr, "ENVI 'data ignore value'")
-    return cube, wl, info
+    info.update(envi_spectral_meta(header, bands))
+    if "map info" in header or "coordinate system string" in header:
+        info["georef"] = gdal_georef(data, rows, cols, "ENVI header 'map info' (read by GDAL)")
+    return cube, info
+
+
+def _numbers(values, n: int, what: str, notes: list):
+    """``values`` (a list of header strings) as ``(n,)`` float64, or None with a note saying why."""
+    if values is None:
+        return None
+    items = values if isinstance(values, (list, tuple)) else str(values).strip().strip("{}").split(",")
+    try:
+        arr = np.array([float(str(v).strip()) for v in items if str(v).strip()], dtype=np.float64)
+    except ValueError:
+        notes.append(f"{what}: not a list of numbers; left out")
+        return None
+    if arr.size != n:
+        notes.append(f"{what}: {arr.size} values for {n} bands; left out")
+        return None
+    return arr
+
+
+def _spectral_meta(wl, units, fwhm, bbl, notes: list) -> dict:
+    """``wavelengths``/``fwhm`` in nm and ``bad_bands`` (``bbl == 0``) from per-band values ``(B,)``.
+
+    ``units``: one unit for all bands, or a per-band list. FWHMs are in the wavelengths' unit.
+    Values :func:`fers.io.wavelengths.to_nm` refuses are left out, with a note."""
+    out: dict = {}
+    if wl is not None:
+        try:
+            if isinstance(units, (list, tuple)):
+                nm = np.concatenate([to_nm([v], u) for v, u in zip(wl, units)])
+            else:
+                nm = to_nm(wl, units)
+        except FersInputError as e:
+            notes.append(f"wavelengths left out: {e}")
+            nm = None
+        if nm is not None:
+            out["wavelengths"] = nm
+            if fwhm is not None:
+                if np.all(np.isfinite(fwhm)) and np.all(fwhm > 0):
+                    out["fwhm"] = fwhm * (nm / wl)  # the wavelengths' unit -> nm, band by band
+                else:
+                    notes.append("fwhm: not all positive numbers; left out")
+    if bbl is not None:
+        out["bad_bands"] = bbl == 0
+    return out
+
+
+def _with_notes(meta: dict, notes: list) -> dict:
+    if notes:
+        meta["metadata_notes"] = list(meta.get("metadata_notes", [])) + notes
+    return meta
+
+
+def envi_spectral_meta(header: dict, n_bands: int) -> dict:
+    """``wavelengths`` and ``fwhm`` ``(B,)`` in nm (the header's ``wavelength units``; ``Index``
+    means band numbers: no wavelengths) and ``bad_bands (B,)`` bool (``bbl`` 0 = bad) from an ENVI
+    header; each field only when it holds one number per band, otherwise a ``metadata_notes`` entry."""
+    notes: list = []
+    units = str(header.get("wavelength units", "") or "").strip()
+    wl = _numbers(header.get("wavelength"), n_bands, "ENVI 'wavelength'", notes)
+    if wl is not None and units.lower() == "index":
+        notes.append("ENVI 'wavelength units = Index': band numbers, not wavelengths; left out")
+        wl = None
+    fwhm = _numbers(header.get("fwhm"), n_bands, "ENVI 'fwhm'", notes)
+    bbl = _numbers(header.get("bbl"), n_bands, "ENVI 'bbl'", notes)
+    return _with_notes(_spectral_meta(wl, units or None, fwhm, bbl, notes), notes)
+
+
+def _gdal_open(path):
+    """``rasterio.open(path)`` with GDAL's warnings silenced, or None when GDAL cannot open it."""
+    import warnings
+
+    try:
+        import rasterio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return rasterio.open(str(path))
+    except Exception:
+        return None
+
+
+def _georef_of(ds, rows: int, cols: int, source: str):
+    """:class:`~fers.io.georef.Georef` of an open rasterio dataset whose grid is ``rows x cols``;
+    None without a projected or geographic CRS or with an identity (i.e. absent) transform."""
+    from fers.io.georef import Georef
+
+    try:
+        if (ds.height, ds.width) != (rows, cols) or ds.crs is None or ds.transform.is_identity:
+            return None
+        if not (ds.crs.is_projected or ds.crs.is_geographic):  # e.g. ENVI "Arbitrary": a local pixel grid
+            return None
+        return Georef(crs=ds.crs.to_wkt(), transform=tuple(ds.transform)[:6], source=source)
+    except Exception:
+        return None
+
+
+def gdal_georef(path, rows: int, cols: int, source: str):
+    """Georeference of a raster file as GDAL reads it (ENVI ``map info`` incl. ``rotation``,
+    GeoTIFF keys) for a ``rows x cols`` grid, or None; never raises (a cube reads without one)."""
+    ds = _gdal_open(path)
+    if ds is None:
+        return None
+    with ds:
+        return _georef_of(ds, rows, cols, source)
 
 
 def _nodata_value(text, path, what: str):
@@ -277,7 +390,11 @@ def tiff_band_axis(shape: tuple, axes: str, layout=None, path=None) -> tuple[int
 def read_tiff(path, mmap=False, layout=None) -> tuple[np.ndarray, dict]:
     """Multi-band (Geo)TIFF -> ``(cube (H, W, B), info)``; the band axis by :func:`tiff_band_axis`.
 
-    ``info``: ``layout`` (how the band axis was found) and ``nodata`` (the GDAL_NODATA tag, or None).
+    ``info``: ``layout`` (how the band axis was found), ``nodata`` (the GDAL_NODATA tag, or None) and,
+    as GDAL reads the file (:func:`tiff_gdal_meta`), ``georef`` (CRS + transform), ``wavelengths``
+    and ``fwhm`` in nm and ``bad_bands`` from per-band metadata. An EnMAP ``SPECTRAL_IMAGE`` with its
+    ``METADATA.XML`` beside it takes wavelengths, FWHM and gain/offset from the XML
+    (:mod:`fers.io.products.enmap`).
     """
     import tifffile
 
@@ -307,7 +424,74 @@ def read_tiff(path, mmap=False, layout=None) -> tuple[np.ndarray, dict]:
     if arr.ndim == 3:
         ax, info["layout"] = tiff_band_axis(shape, axes, layout, path)
         arr = np.moveaxis(arr, ax, -1) if ax != 2 else arr
+        info.update(tiff_gdal_meta(path, arr.shape))
+        from fers.io.products import enmap
+
+        xml = enmap.find_metadata_xml(path)
+        if xml is not None:
+            arr, extra = enmap.apply_metadata(arr, xml, info["nodata"], path)
+            notes = extra.pop("metadata_notes", [])
+            _with_notes(info, notes).update(extra)
     return arr, info
+
+
+# "Band 1 (450.5 nm)", "0.45 Micrometers", "wl=450.5nm": the number right before a wavelength unit
+_DESCRIPTION_WAVELENGTH = re.compile(
+    r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-z])",
+    re.IGNORECASE)
+
+
+def _wavelength_in(text: str):
+    """``(value, unit)`` of the last wavelength written in a band description, or None."""
+    found = _DESCRIPTION_WAVELENGTH.findall(text or "")
+    return (float(found[-1][0]), found[-1][1]) if found else None
+
+
+def tiff_gdal_meta(path, hwb: tuple) -> dict:
+    """What GDAL (rasterio) reads from a TIFF whose decoded cube is ``(H, W, B)``: ``georef`` and,
+    when every band has one, ``wavelengths``/``fwhm`` (nm) and ``bad_bands``. Sources in order: the
+    band items ``wavelength`` + ``wavelength_units`` (and ``fwhm``, ``bbl``) that GDAL writes when
+    converting ENVI; the ``IMAGERY`` domain ``CENTRAL_WAVELENGTH_UM`` / ``FWHM_UM``; band
+    descriptions such as ``"Band 1 (450.5 nm)"``. {} when GDAL cannot open the file or sees another
+    band count or grid (e.g. a plain multi-page TIFF)."""
+    h, w, b = hwb
+    ds = _gdal_open(path)
+    if ds is None:
+        return {}
+    notes: list = []
+    with ds:
+        try:
+            if ds.count != b or (ds.height, ds.width) != (h, w):
+                return {}
+            meta = {"georef": _georef_of(ds, h, w, "GeoTIFF (read by GDAL)")}
+            band = [{**ds.tags(i, ns="ENVI"), **ds.tags(i)} for i in range(1, b + 1)]
+            imagery = [ds.tags(i, ns="IMAGERY") for i in range(1, b + 1)]
+            descriptions = list(ds.descriptions or [None] * b)
+            units_all = ds.tags().get("wavelength_units")
+        except Exception:
+            return {}
+    wl = units = fwhm = None
+    if all("wavelength" in t for t in band):
+        wl = _numbers([t["wavelength"] for t in band], b, "GDAL band item 'wavelength'", notes)
+        per_band = [t.get("wavelength_units") or units_all for t in band]
+        units = per_band if all(per_band) else None
+        if all("fwhm" in t for t in band):
+            fwhm = _numbers([t["fwhm"] for t in band], b, "GDAL band item 'fwhm'", notes)
+    elif all("CENTRAL_WAVELENGTH_UM" in t for t in imagery):
+        wl = _numbers([t["CENTRAL_WAVELENGTH_UM"] for t in imagery], b, "GDAL CENTRAL_WAVELENGTH_UM", notes)
+        units = "um"
+    elif all(_wavelength_in(d) for d in descriptions):
+        found = [_wavelength_in(d) for d in descriptions]
+        wl, units = np.array([v for v, _ in found]), [u for _, u in found]
+    bbl = None
+    if all("bbl" in t for t in band):
+        bbl = _numbers([t["bbl"] for t in band], b, "GDAL band item 'bbl'", notes)
+    meta.update(_spectral_meta(wl, units, fwhm, bbl, notes))
+    if "wavelengths" in meta and "fwhm" not in meta and all("FWHM_UM" in t for t in imagery):
+        fwhm = _numbers([t["FWHM_UM"] for t in imagery], b, "GDAL FWHM_UM", notes)
+        if fwhm is not None and np.all(np.isfinite(fwhm)) and np.all(fwhm > 0):
+            meta["fwhm"] = fwhm * 1e3
+    return _with_notes(meta, notes)
 
 
 def read_image(path) -> np.ndarray:

@@ -1,9 +1,10 @@
 """A cube file's shape and data type from its header alone, before anything is decoded.
 
 :func:`peek_cube` reads only headers -- the ``.npy`` header, the ENVI ``.hdr``, the TIFF page
-directory (tifffile exposes series shapes and dtypes without decoding), the ``.mat`` variable table
--- so a memory estimate (:mod:`fers.budget`) can refuse a request before a reader decodes, say, a
-3.6 MB zlib TIFF into 2 GB. :func:`peek_gt` does the same for ground-truth files.
+directory (tifffile exposes series shapes and dtypes without decoding), the ``.mat`` variable table,
+the HDF5 dataset headers of EMIT ``.nc`` and PRISMA ``.he5`` products -- so a memory estimate
+(:mod:`fers.budget`) can refuse a request before a reader decodes, say, a 3.6 MB zlib TIFF into 2 GB.
+:func:`peek_gt` does the same for ground-truth files.
 
 Both return None when the header cannot be read; the reader then reports the problem in its own
 words (this module never replaces the readers' checks). The one refusal made here is a pickled
@@ -99,10 +100,15 @@ def _tiff(path: Path) -> Header | None:
 
         with tifffile.TiffFile(str(path)) as tif:
             s = tif.series[0]
-            shape, itemsize, offset = tuple(s.shape), np.dtype(s.dtype).itemsize, s.dataoffset
+            shape, dtype, offset = tuple(s.shape), np.dtype(s.dtype), s.dataoffset
     except Exception:
         return None
-    return Header(shape, itemsize, offset is not None, "tiff")
+    mappable = offset is not None
+    if mappable and dtype.kind in "iu":
+        from fers.io.products.enmap import find_metadata_xml
+
+        mappable = find_metadata_xml(path) is None  # EnMAP DN: the reader scales them in memory
+    return Header(shape, dtype.itemsize, mappable, "tiff")
 
 
 def _mat(path: Path, key=None, ndim=3) -> Header | None:
@@ -129,6 +135,46 @@ def _envi_file(path: Path) -> Header | None:
     return _envi(path) if path.suffix.lower() == ".hdr" or path.suffix in ENVI_DATA_EXTS else None
 
 
+def _netcdf(path: Path) -> Header | None:
+    """EMIT NetCDF4: the shape of its ``reflectance`` (or ``radiance``) variable, read from the HDF5
+    object header (NetCDF-3 files: None, left to the reader)."""
+    try:
+        import h5py
+
+        from fers.io.products.emit import cube_variable
+
+        with h5py.File(path, "r") as f:
+            name, _ = cube_variable(list(f.keys()))
+            ds = f[name]
+            shape, itemsize = tuple(ds.shape), np.dtype(ds.dtype).itemsize
+    except Exception:
+        return None
+    return Header(shape, itemsize, False, "netcdf") if len(shape) == 3 else None
+
+
+def _he5(path: Path) -> Header | None:
+    """PRISMA L2 HDF-EOS5: ``(rows, cols, bands)`` of VNIR + SWIR together (bands with a wavelength
+    above 0, as the reader keeps them), from the dataset headers and root attributes."""
+    try:
+        import h5py
+
+        from fers.io.products.prisma import PARTS, find_swath
+
+        with h5py.File(path, "r") as f:
+            _, fields = find_swath(f)
+            rows = cols = None
+            bands = 0
+            for name, key in PARTS:
+                if f"{name}_Cube" not in fields:
+                    continue
+                rows, nb, cols = fields[f"{name}_Cube"].shape
+                cw = np.asarray(f.attrs.get(f"List_Cw_{key}", []), dtype=np.float64).ravel()
+                bands += int((cw > 0).sum()) if cw.size == nb else nb
+    except Exception:
+        return None
+    return Header((rows, cols, bands), 2, False, "he5") if rows is not None else None
+
+
 def _image(path: Path) -> Header | None:
     try:
         from PIL import Image
@@ -152,12 +198,17 @@ def _peek(path, key, ndim: int, other) -> Header | None:
         return _tiff(path)
     if ext == ".mat":
         return _mat(path, key, ndim)
+    if ndim == 3 and ext == ".nc":
+        return _netcdf(path)
+    if ndim == 3 and ext == ".he5":
+        return _he5(path)
     return other(path)
 
 
 def peek_cube(path, key=None) -> Header | None:
     """The :class:`Header` of a cube file (``.npy``, ENVI ``.hdr`` or data file, ``.tif``, ``.mat``
-    with ``key`` or its only 3-D array); None when it cannot be read or the file type is unknown."""
+    with ``key`` or its only 3-D array, EMIT ``.nc``, PRISMA ``.he5``); None when it cannot be read or
+    the file type is unknown."""
     return _peek(path, key, 3, _envi_file)
 
 

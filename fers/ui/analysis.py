@@ -14,8 +14,16 @@ from fers.methods import minmax
 
 
 def threshold_mask(score: np.ndarray, threshold: float) -> np.ndarray:
-    """Detection mask ``(H, W)`` bool: min-max normalised score (eq. 20-21) ``>= threshold`` in [0, 1]."""
-    return minmax(score) >= float(threshold)
+    """Detection mask ``(H, W)`` bool: min-max normalised score (eq. 20-21) ``>= threshold`` in [0, 1],
+    the min and max taken over the pixels with data; a no-data (NaN) pixel is never detected."""
+    score = np.asarray(score, dtype=np.float64)
+    finite = np.isfinite(score)
+    if finite.all():
+        return minmax(score) >= float(threshold)
+    mask = np.zeros(score.shape, dtype=bool)
+    if finite.any():
+        mask[finite] = minmax(score[finite]) >= float(threshold)
+    return mask
 
 
 def mask_summary(mask: np.ndarray, gt) -> str:
@@ -55,15 +63,21 @@ def pixel_from_click(index, upscale: int, shape) -> tuple[int, int]:
     return r, c
 
 
-def spectrum_plot(cube: np.ndarray, row: int, col: int, wavelengths=None, gt=None):
-    """Figure of pixel ``(row, col)``'s ``(B,)`` spectrum against the scene mean +- std."""
+def spectrum_plot(cube: np.ndarray, row: int, col: int, wavelengths=None, gt=None, dropped=None):
+    """Figure of pixel ``(row, col)``'s ``(B,)`` spectrum against the scene mean +- std (over the pixels
+    with data); ``dropped (B,)`` bool: bands left out of the detection as bad, shaded."""
     pixels = np.asarray(cube, dtype=np.float64).reshape(-1, cube.shape[-1])
+    valid = np.isfinite(pixels).all(axis=1)
+    pixels = pixels[valid] if valid.any() else pixels
     mean, std = pixels.mean(axis=0), pixels.std(axis=0)
+    spectrum = np.asarray(cube[row, col], dtype=np.float64)
     tag = ""
-    if gt is not None:
+    if not np.isfinite(spectrum).all():
+        tag = " (no data)"
+    elif gt is not None:
         tag = " (anomaly in GT)" if bool(gt[row, col]) else " (background in GT)"
     title = f"pixel row {row}, col {col}{tag}"
-    return plots.spectrum_figure(np.asarray(cube[row, col], dtype=np.float64), mean, std, title, wavelengths)
+    return plots.spectrum_figure(spectrum, mean, std, title, wavelengths, dropped)
 
 
 def pca_figure(h: np.ndarray, f_spe, f_spa, gt, max_background: int = 3000):

@@ -1,16 +1,20 @@
 """Turning the app's uploads into a loaded scene (all reading goes through :mod:`fers.io.cube`).
 
 * :func:`settle_upload` decides what the cube box keeps after an upload (an upload replaces an example or
-  an earlier file; ENVI header and data file stay together).
-* :func:`pick_cube_file` checks an upload and picks its cube file; :func:`staged_cube` also links an
-  ENVI header and its data file side by side into a per-request temp dir so the reader finds the pair.
+  an earlier file; an ENVI header and its data file stay together, and so do an EnMAP
+  ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML``).
+* :func:`pick_cube_file` checks an upload and picks its cube file; :func:`staged_cube` also links the
+  two files of an ENVI or EnMAP pair side by side into a per-request temp dir so the reader finds them.
 * :func:`check_upload` refuses a file from its header (value limit, pickled ``.npy``) before decoding.
+* :func:`band_summary` / :func:`wavelength_text`: the one-line band metadata of a loaded scene and its
+  wavelength span in the band-spec grammar, for the page after an upload.
 * :func:`mat_key_choices` lists a ``.mat`` file's arrays for the key dropdowns.
 * :func:`load_scene` loads cube (+ GT) and refuses cubes above :mod:`fers.ui.limits`.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +27,13 @@ from fers.ui.tempdirs import link_or_copy, request_dir
 
 AUTO = "(auto)"
 NONE = "(none)"
+# what the upload box takes, for messages (the readers: fers.io.cube.load_cube)
+FORMATS = (".mat, .npy, ENVI .hdr + data file, .tif/.tiff, EMIT .nc, PRISMA .he5, "
+           "EnMAP SPECTRAL_IMAGE.TIF + METADATA.XML")
+XML_EXTS = (".xml",)
+TIFF_EXTS = (".tif", ".tiff")
+ENMAP_XML = "METADATA.XML"
+ENMAP_IMAGE = "SPECTRAL_IMAGE"
 
 
 def as_paths(files) -> list[Path]:
@@ -41,10 +52,11 @@ def as_paths(files) -> list[Path]:
 
 
 def pick_cube_file(files) -> Path:
-    """Check an upload and return its cube file (the ``.hdr`` of an ENVI pair) where it was uploaded."""
+    """Check an upload and return its cube file (the ``.hdr`` of an ENVI pair, the ``.tif`` of an
+    EnMAP ``SPECTRAL_IMAGE.TIF`` + ``METADATA.XML`` pair) where it was uploaded."""
     paths = as_paths(files)
     if not paths:
-        raise FersInputError("no cube file: upload a cube (.mat, .npy, ENVI .hdr + data, .tif) or click an example")
+        raise FersInputError(f"no cube file: upload a cube ({FORMATS}) or click an example")
     headers = [p for p in paths if p.suffix.lower() == ".hdr"]
     if headers:
         if len(headers) > 1:
@@ -53,15 +65,37 @@ def pick_cube_file(files) -> Path:
             raise FersInputError("ENVI header uploaded alone; upload the .hdr together with its data file",
                                  path=headers[0].name)
         return headers[0]
+    xmls = [p for p in paths if p.suffix.lower() in XML_EXTS]
+    if xmls:
+        return _enmap_image(paths, xmls)
     cubes = [p for p in paths if p.suffix.lower() in CUBE_FILE_EXTS]
     if len(paths) > 1:
         raise FersInputError(
-            f"{len(paths)} files uploaded; upload one cube file (or an ENVI .hdr together with its data file)")
+            f"{len(paths)} files uploaded; upload one cube file (or an ENVI .hdr together with its data file, "
+            "or an EnMAP SPECTRAL_IMAGE.TIF together with its METADATA.XML)")
     if not cubes:
         raise FersInputError(
-            f"unsupported cube format {paths[0].suffix or '(no extension)'}; use .mat, .npy, ENVI .hdr + data, "
-            ".tif/.tiff", path=paths[0].name)
+            f"unsupported cube format {paths[0].suffix or '(no extension)'}; use {FORMATS}", path=paths[0].name)
     return cubes[0]
+
+
+def _enmap_image(paths: list[Path], xmls: list[Path]) -> Path:
+    """The GeoTIFF of an EnMAP pair (one ``.tif`` and one ``...METADATA.XML``), or a one-line refusal."""
+    xml = xmls[0]
+    if len(xmls) > 1:
+        raise FersInputError("several XML files uploaded; upload one EnMAP METADATA.XML together with its "
+                             "SPECTRAL_IMAGE.TIF")
+    if not xml.name.upper().endswith(ENMAP_XML):
+        raise FersInputError(f"{xml.suffix} is not a cube format; an XML file is read only as an EnMAP "
+                             f"...{ENMAP_XML} beside its SPECTRAL_IMAGE.TIF", path=xml.name)
+    if len(paths) == 1:
+        raise FersInputError("EnMAP METADATA.XML uploaded alone; upload it together with its SPECTRAL_IMAGE.TIF",
+                             path=xml.name)
+    tifs = [p for p in paths if p.suffix.lower() in TIFF_EXTS]
+    if len(paths) != 2 or len(tifs) != 1:
+        raise FersInputError(f"{len(paths)} files uploaded with an EnMAP METADATA.XML; upload the XML together "
+                             "with its one SPECTRAL_IMAGE.TIF")
+    return tifs[0]
 
 
 @contextmanager
@@ -69,55 +103,80 @@ def staged_cube(files):
     """The path of the cube to load from one or more uploaded files (checked by :func:`pick_cube_file`),
     for the duration of the block.
 
-    One ``.mat``/``.npy``/``.tif`` file is used as is. For ENVI the user uploads the ``.hdr`` and its
-    data file together (Gradio keeps each upload in a folder of its own); both are linked (copied where
-    links are not possible) side by side into a per-request directory, removed when the block ends.
+    One ``.mat``/``.npy``/``.tif``/``.nc``/``.he5`` file is used as is. For ENVI the user uploads the
+    ``.hdr`` and its data file together, for EnMAP the ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML``
+    (Gradio keeps each upload in a folder of its own); both are linked (copied where links are not
+    possible) side by side into a per-request directory, removed when the block ends, so the reader
+    finds the second file beside the first.
     """
     cube = pick_cube_file(files)
-    if cube.suffix.lower() != ".hdr":
+    paths = as_paths(files)
+    if len(paths) < 2:
         yield cube
         return
-    with request_dir("envi") as stage:
-        for p in as_paths(files):
+    with request_dir("envi" if cube.suffix.lower() == ".hdr" else "enmap") as stage:
+        for p in paths:
             link_or_copy(p, stage / p.name)
         yield stage / cube.name
 
 
-def _envi_group(p: Path) -> str | None:
-    """The stem that ties an ENVI header to its data file (None for other cube files)."""
-    return p.stem if p.suffix.lower() == ".hdr" or p.suffix.lower() in ENVI_DATA_EXTS else None
+def pair_key(p: Path) -> tuple | None:
+    """What ties the two files of a pair together: an ENVI header and its data file share a stem; an
+    EnMAP ``<name>-SPECTRAL_IMAGE.TIF`` and ``<name>-METADATA.XML`` share ``<name>-``. None for a file
+    that is not half of a pair."""
+    ext, upper = p.suffix.lower(), p.name.upper()
+    if ext == ".hdr" or ext in ENVI_DATA_EXTS:
+        return ("envi", p.stem)
+    if ext in XML_EXTS and upper.endswith(ENMAP_XML):
+        return ("enmap", upper[: -len(ENMAP_XML)])
+    if ext in TIFF_EXTS and ENMAP_IMAGE in upper:
+        return ("enmap", upper[: upper.rindex(ENMAP_IMAGE)])
+    return None
 
 
 def _complete(paths: list[Path]) -> bool:
-    """One cube file, or one ENVI header with its data file."""
+    """One cube file, one ENVI header with its data file, or one GeoTIFF with an EnMAP METADATA.XML."""
+    exts = sorted(p.suffix.lower() for p in paths)
     if len(paths) == 1:
-        return paths[0].suffix.lower() in CUBE_FILE_EXTS and paths[0].suffix.lower() != ".hdr"
-    groups = {_envi_group(p) for p in paths}
-    return len(paths) == 2 and len(groups) == 1 and None not in groups and sum(
-        p.suffix.lower() == ".hdr" for p in paths) == 1
+        return exts[0] in CUBE_FILE_EXTS and exts[0] != ".hdr"
+    if len(paths) != 2:
+        return False
+    if exts[0] in TIFF_EXTS and exts[1] in XML_EXTS:
+        return paths[[p.suffix.lower() for p in paths].index(exts[1])].name.upper().endswith(ENMAP_XML)
+    keys = {pair_key(p) for p in paths}
+    return len(keys) == 1 and None not in keys and next(iter(keys))[0] == "envi" and exts.count(".hdr") == 1
 
 
-def half_envi_pair(paths) -> bool:
-    """True for an ENVI header or data file alone (its partner can come with the next upload)."""
+def half_pair(paths) -> str | None:
+    """``"envi"`` for an ENVI header or data file alone, ``"enmap"`` for an EnMAP METADATA.XML alone
+    (its partner can come with the next upload); None otherwise. An EnMAP GeoTIFF alone is a complete
+    cube (read as a plain GeoTIFF)."""
     paths = as_paths(paths)
-    return len(paths) == 1 and _envi_group(paths[0]) is not None
+    if len(paths) != 1 or (key := pair_key(paths[0])) is None:
+        return None
+    if key[0] == "enmap" and paths[0].suffix.lower() in TIFF_EXTS:
+        return None
+    return key[0]
 
 
 def settle_upload(files, previous=(), examples=()) -> tuple[list[Path], list[Path]]:
     """``(kept, replaced)``: what the multi-file cube box should hold after an upload.
 
-    The box takes several files only for an ENVI header and its data file, so an upload replaces what was
-    there before: a bundled example (``examples``: its file names) goes as soon as any other file is
-    present, and of the user's own files those not in ``previous`` (the box before this upload) are kept,
-    plus earlier files that complete an ENVI pair with them (header and data file uploaded one after
-    the other)."""
+    The box takes several files only for a pair (an ENVI header and its data file; an EnMAP
+    ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML``), so an upload replaces what was there before: a
+    bundled example (``examples``: its file names) goes as soon as any other file is present, and of the
+    user's own files those not in ``previous`` (the box before this upload) are kept, plus earlier files
+    that complete a pair with them (the two halves uploaded one after the other; for EnMAP the names
+    must share the part before ``SPECTRAL_IMAGE`` / ``METADATA``)."""
     every = as_paths(files)
     paths = [p for p in every if p.name not in set(examples)] or every
     before = {str(p) for p in as_paths(previous)}
     new = [p for p in paths if str(p) not in before] or paths
-    stems = {_envi_group(p) for p in new} - {None}
-    if len(new) < len(paths) and not _complete(new) and stems:
-        new += [p for p in paths if p not in new and _envi_group(p) in stems]
+    keys = {pair_key(p) for p in new} - {None}
+    if len(new) < len(paths) and keys:
+        partners = [p for p in paths if p not in new and pair_key(p) in keys]
+        if not _complete(new) or (len(new) == 1 and _complete(new + partners)):
+            new += partners  # (an EnMAP TIF alone is complete, but a METADATA.XML before it belongs to it)
     return new, [p for p in every if p not in new]
 
 
@@ -194,3 +253,50 @@ def load_scene(cube_path, key=None, gt_file=None, gt_key=None):
     check_cube_size(scene.cube.shape, cube_path.name)
     scene.cube = np.ascontiguousarray(scene.cube, dtype=np.float32)
     return scene
+
+
+def upload_scene(cube_path):
+    """The scene of an upload, read for its band metadata right after the upload (memory-mapped where
+    the format allows; the app's limits bound the rest), or None for a ``.mat`` with several 3-D
+    arrays (the cube is chosen later, in the key dropdown)."""
+    from fers.io.cube import load_cube
+
+    cube_path = Path(cube_path)
+    if cube_path.suffix.lower() == ".mat" and len(mat_key_choices(cube_path)[0]) > 1:
+        return None
+    scene = load_cube(cube_path, mmap=True)
+    check_cube_size(scene.cube.shape, cube_path.name)
+    return scene
+
+
+def wavelength_text(wavelengths) -> str | None:
+    """The span of ``wavelengths (B,)`` (nm) as a band spec, ``"381-2493nm"`` (rounded outwards to
+    whole nm so every band is inside); None without wavelengths."""
+    if wavelengths is None or len(wavelengths) == 0:
+        return None
+    wl = np.asarray(wavelengths, dtype=np.float64)
+    return f"{math.floor(np.nanmin(wl))}-{math.ceil(np.nanmax(wl))}nm"
+
+
+def band_summary(scene) -> str:
+    """One line on a scene's bands and georeference, e.g. ``"60 bands, 381-2493 nm, 2 marked bad, 8 in
+    the water-vapour windows; georeferenced (GeoTIFF (read by GDAL))"``."""
+    from fers.band_select import WATER_WINDOWS_NM, water_bands
+
+    h, w, b = scene.cube.shape
+    parts = [f"{h} x {w} pixels, {b} bands"]
+    wl, bad = scene.wavelengths, scene.bad_bands
+    if wl is not None and len(wl) == b:
+        parts.append(f"{np.nanmin(wl):.0f}-{np.nanmax(wl):.0f} nm")
+    else:
+        parts.append("no wavelengths in the file")
+        wl = None
+    bad = np.zeros(b, bool) if bad is None or len(bad) != b else np.asarray(bad, dtype=bool)
+    if bad.any():
+        parts.append(f"{int(bad.sum())} marked bad")
+    if wl is not None and (water := water_bands(wl) & ~bad).any():
+        windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in WATER_WINDOWS_NM)
+        parts.append(f"{int(water.sum())} in the water-vapour windows ({windows} nm)")
+    g = scene.georef
+    where = f"georeferenced ({g.describe()})" if g is not None else "no georeference"
+    return ", ".join(parts) + "; " + where

@@ -9,21 +9,22 @@ from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.ui.inputs import AUTO, NONE
 from fers.ui.limits import cache_cleanup
 
-CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS})
+CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS} | {".xml"})  # .xml: an EnMAP METADATA.XML beside its TIF
 GT_TYPES = list(GT_EXTS)
 
 INTRO = """# FERS — hyperspectral anomaly detection
 Background feature enhancement ("Rebellious Student"): a spectral (FERD) and a spatial network
 enhance the cube, then the parameter-free RX detector scores every pixel.
-Click an example scene, or upload your own cube (.mat, .npy, ENVI .hdr + data file, .tif) and an optional
-ground truth, then press **Detect anomalies**."""
+Click an example scene, or upload your own cube (.mat, .npy, ENVI .hdr + data file, .tif, EMIT .nc, PRISMA .he5,
+EnMAP SPECTRAL_IMAGE.TIF + METADATA.XML) and an optional ground truth, then press **Detect anomalies**."""
 
 
 def _inputs(c: dict) -> None:
     gr.Markdown("### 1. Scene")
     with gr.Row():
         c["example_buttons"] = [gr.Button(name, size="sm", elem_classes="example-btn") for name in cb.EXAMPLES]
-    c["cube_files"] = gr.File(label="Cube file (ENVI: upload the .hdr and its data file together)",
+    c["cube_files"] = gr.File(label="Cube file (ENVI: the .hdr and its data file together; EnMAP: the "
+                                    "SPECTRAL_IMAGE.TIF and its METADATA.XML together)",
                               file_count="multiple", file_types=CUBE_TYPES, elem_id="cube-files", height=140)
     c["cube_key"] = gr.Dropdown(label="Cube array (.mat with several)", choices=[AUTO], value=AUTO,
                                 interactive=False, elem_id="cube-key")
@@ -39,6 +40,12 @@ def _inputs(c: dict) -> None:
         c["band_start"] = gr.Number(value=0, precision=0, minimum=0, label="Subset starts at band", min_width=120)
     c["band_range"] = gr.Textbox(value="0:100", label="Band range START:STOP (adapted to the nearest model)",
                                  visible=False, elem_id="band-range")
+    c["band_nm"] = gr.Textbox(value=cb.DEFAULT_WAVELENGTHS, visible=False, elem_id="band-nm",
+                              label="Wavelength range(s), e.g. 400-1000nm or 400-1340nm,1450-1800nm "
+                                    "(needs a file with wavelengths; an upload fills in its span)")
+    c["keep_bad"] = gr.Checkbox(value=False, elem_id="keep-bad",
+                                label="Keep bad bands (off: the file's bad bands and the water-vapour windows "
+                                      "are dropped, as on the command line)")
     c["fusion"] = gr.Radio(list(cb.results.FUSION_CHOICES), value=cb.results.DEFAULT_CHOICE,
                            label="Fused map (default: measured on cross-sensor validation; paper default: "
                                  "A for 50 bands, B otherwise)")
@@ -71,7 +78,8 @@ def _results_tab(c: dict) -> None:
         with gr.Column(scale=1):
             c["timing_table"] = gr.Dataframe(headers=["stage", "seconds"], label="Timing per stage (s)",
                                              interactive=False, elem_id="timing-table")
-            c["downloads"] = gr.File(label="Downloads: score maps (.npz) and result table (.csv)",
+            c["downloads"] = gr.File(label="Downloads: score maps (.npz), result table (.csv), GeoTIFF of the "
+                                           "maps, mask objects (.geojson)",
                                      file_count="multiple", interactive=False, elem_id="downloads")
     gr.Markdown("### Pixel spectrum and detection mask\nClick a pixel of the false-colour preview to plot its "
                 "spectrum against the scene mean; move the threshold to turn the fused map into a detection mask.")
@@ -107,8 +115,9 @@ def _analysis_tab(c: dict) -> None:
 def _api() -> None:
     """The named endpoint ``/detect``: a typed function (``gr.api``); only the cube is required."""
     gr.api(cb.api_detect, api_name="detect",
-           api_description="Cube file (+ optional ground truth, bands, fusion, backend, detector, windows, keys, "
-                           "weights) -> the result dict of `fers detect --json`")
+           api_description="Cube file (+ optional ground truth, bands incl. wavelength ranges such as 400-1000nm, "
+                           "fusion, backend, detector, windows, keys, weights, keep_bad_bands) -> the result dict of "
+                           "`fers detect --json`")
 
 
 def build_app() -> gr.Blocks:
@@ -133,7 +142,7 @@ def build_app() -> gr.Blocks:
 def _wire(c: dict) -> None:
     run_inputs = [c[k] for k in ("cube_files", "cube_key", "gt_file", "gt_key", "band_mode", "model_n", "band_start",
                                  "band_range", "fusion", "backend", "detector", "windows", "threshold",
-                                 "weights_file", "weights_text")]
+                                 "weights_file", "weights_text", "band_nm", "keep_bad")]
     run_outputs = [c[k] for k in cb.RUN_OUTPUTS]
     busy = c["status"]  # progress / error badge only on the status line, not on every output
     failed = dict(fn=cb.after_failure, inputs=[c["cube_files"], c["gt_file"]],
@@ -143,8 +152,10 @@ def _wire(c: dict) -> None:
     c["cube_files"].upload(cb.on_cube_upload, [c["cube_files"], c["cube_seen"]], [c[k] for k in cb.UPLOAD_OUTPUTS],
                            api_visibility="private", show_progress_on=c["file_info"]).failure(**failed)
     c["band_mode"].change(lambda m: (gr.update(visible=m == cb.BAND_MODES[0]),
-                                     gr.update(visible=m == cb.BAND_MODES[1])), c["band_mode"],
-                          [c["model_row"], c["band_range"]], api_visibility="private", show_progress="hidden")
+                                     gr.update(visible=m == cb.BAND_MODES[1]),
+                                     gr.update(visible=m == cb.WAVELENGTH_MODE)), c["band_mode"],
+                          [c["model_row"], c["band_range"], c["band_nm"]], api_visibility="private",
+                          show_progress="hidden")
     c["detector"].change(lambda d: gr.update(visible=d == "lrx"), c["detector"], c["windows"], api_visibility="private",
                          show_progress="hidden")
     c["cube_files"].clear(lambda: cb.on_cube_upload(None), None, [c[k] for k in cb.UPLOAD_OUTPUTS],

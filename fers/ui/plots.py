@@ -1,6 +1,8 @@
 """Matplotlib figures for the app and reports (no pyplot state: every function builds its own Figure).
 
 Shapes: cubes ``(H, W, B)`` bands last, score maps and ground truth ``(H, W)``, pixel sets ``(P, B)``.
+NaN marks a no-data pixel (:mod:`fers.nodata`): left out of every colour scale, black in the preview,
+transparent in the maps.
 
 * :func:`false_colour` -- an ``(H, W, 3)`` uint8 preview from three bands (percentile stretch).
 * :func:`score_map_figure` / :func:`score_maps_figure` -- one map or maps side by side, each with its own
@@ -8,7 +10,8 @@ Shapes: cubes ``(H, W, B)`` bands last, score maps and ground truth ``(H, W)``, 
 * :func:`roc_figure` -- ROC curves of all methods in one plot.
 * :func:`pca_scatter_figure` -- the paper's Fig. 9 idea: background vs anomaly pixels on the first three
   principal components, before (H) and after enhancement (H + F_spe + F_spa).
-* :func:`spectrum_figure` -- one pixel's spectrum against the scene mean (+- 1 std).
+* :func:`spectrum_figure` -- one pixel's spectrum against the scene mean (+- 1 std), over wavelength (nm)
+  when known, with the bands dropped as bad shaded grey.
 * :func:`mask_figure` -- a thresholded detection mask with the ground-truth outline.
 """
 
@@ -47,7 +50,8 @@ def rgb_band_indices(n_bands: int, wavelengths=None) -> tuple[int, int, int]:
 
 
 def false_colour(cube: np.ndarray, wavelengths=None, bands=None, upscale: int = 1) -> np.ndarray:
-    """``(H, W, B)`` cube -> ``(H*upscale, W*upscale, 3)`` uint8 false-colour image (2-98 % stretch per channel).
+    """``(H, W, B)`` cube -> ``(H*upscale, W*upscale, 3)`` uint8 false-colour image (2-98 % stretch per
+    channel over the pixels with data; no-data pixels are black).
 
     ``upscale`` repeats pixels (nearest neighbour) so pixel ``(r, c)`` of the cube covers an
     ``upscale`` x ``upscale`` block of the image -- click positions map back by integer division.
@@ -57,10 +61,12 @@ def false_colour(cube: np.ndarray, wavelengths=None, bands=None, upscale: int = 
     out = np.empty(rgb.shape, dtype=np.uint8)
     for c in range(3):
         ch = rgb[..., c]
-        lo, hi = np.percentile(ch, [2, 98])
+        finite = np.isfinite(ch)
+        lo, hi = np.percentile(ch[finite], [2, 98]) if finite.any() else (0.0, 1.0)
         if hi <= lo:
             hi = lo + 1.0
-        out[..., c] = np.round(np.clip((ch - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+        scaled = np.clip((np.where(finite, ch, lo) - lo) / (hi - lo), 0, 1)
+        out[..., c] = np.round(scaled * 255).astype(np.uint8)
     if upscale > 1:
         out = np.repeat(np.repeat(out, upscale, axis=0), upscale, axis=1)
     return out
@@ -72,15 +78,19 @@ def _draw_gt(ax, gt) -> None:
 
 
 def _draw_map(fig: Figure, ax, score: np.ndarray, title: str, gt=None, auc=None, clip: float = 99.5) -> None:
-    """Own colour scale per map, from the minimum to the ``clip`` percentile (RX scores are heavy-tailed)."""
+    """Own colour scale per map, from the minimum to the ``clip`` percentile (RX scores are heavy-tailed);
+    NaN (no-data) pixels are left out of the scale and drawn transparent."""
     score = np.asarray(score, dtype=np.float64)
-    lo, hi = float(score.min()), float(np.percentile(score, clip))
+    valid = score[np.isfinite(score)]
+    if valid.size == 0:
+        valid = np.zeros(1)
+    lo, hi = float(valid.min()), float(np.percentile(valid, clip))
     im = ax.imshow(score, cmap=_MAP_CMAP, interpolation="nearest", vmin=lo, vmax=hi if hi > lo else None)
     _draw_gt(ax, gt)
     ax.set_title(title if auc is None else f"{title}\nAUC {auc:.4f}", fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
-    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, extend="max" if hi < score.max() else "neither")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, extend="max" if hi < valid.max() else "neither")
     cb.ax.tick_params(labelsize=8)
 
 
@@ -172,18 +182,50 @@ def pca_scatter_figure(before: np.ndarray, after: np.ndarray, is_anomaly: np.nda
     return fig
 
 
+def _band_edges(x: np.ndarray) -> np.ndarray:
+    """``(B + 1,)`` edges around band centres ``x (B,)``: half-way between neighbours."""
+    if x.size == 1:
+        return np.array([x[0] - 0.5, x[0] + 0.5])
+    mid = (x[1:] + x[:-1]) / 2
+    return np.concatenate([[x[0] - (mid[0] - x[0])], mid, [x[-1] + (x[-1] - mid[-1])]])
+
+
+def _shade_dropped(ax, x: np.ndarray, dropped) -> None:
+    """Grey spans over each run of ``dropped (B,)`` bands (bad or water-vapour bands left out of the
+    detection), one legend entry for all."""
+    if dropped is None or len(dropped) != x.size or not np.any(dropped):
+        return
+    order = np.argsort(x, kind="stable")
+    xs, ds = x[order], np.asarray(dropped, dtype=bool)[order]
+    edges = _band_edges(xs)
+    label = f"dropped as bad / water vapour ({int(ds.sum())})"
+    i = 0
+    while i < ds.size:
+        if ds[i]:
+            j = i
+            while j + 1 < ds.size and ds[j + 1]:
+                j += 1
+            ax.axvspan(edges[i], edges[j + 1], color="0.55", alpha=0.35, lw=0, label=label)
+            label = None
+            i = j + 1
+        else:
+            i += 1
+
+
 def spectrum_figure(spectrum: np.ndarray, mean: np.ndarray, std: np.ndarray, title: str,
-                    wavelengths=None) -> Figure:
-    """A pixel's ``(B,)`` spectrum against the scene mean +- 1 std, over band index or wavelength."""
+                    wavelengths=None, dropped=None) -> Figure:
+    """A pixel's ``(B,)`` spectrum against the scene mean +- 1 std, over band index or wavelength (nm);
+    ``dropped (B,)`` bool: bands left out of the detection as bad, shaded grey."""
     b = len(spectrum)
     use_wl = wavelengths is not None and len(wavelengths) == b
-    x = np.asarray(wavelengths, dtype=float) if use_wl else np.arange(b)
+    x = np.asarray(wavelengths, dtype=float) if use_wl else np.arange(b, dtype=float)
     fig = Figure(figsize=(5.2, 3.4), dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
+    _shade_dropped(ax, x, dropped)
     ax.fill_between(x, mean - std, mean + std, color="0.8", label="scene mean +- 1 std")
     ax.plot(x, mean, color="0.3", lw=1.2, label="scene mean")
     ax.plot(x, spectrum, color="tab:red", lw=1.4, label="selected pixel")
-    ax.set_xlabel("wavelength" if use_wl else "band index")
+    ax.set_xlabel("wavelength (nm)" if use_wl else "band index")
     ax.set_ylabel("value (as loaded)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)

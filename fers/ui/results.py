@@ -1,5 +1,6 @@
 """From a :class:`fers.pipeline.DetectResult` to what the page shows: map figures, the AUC and timing
-tables, the ROC plot, the downloads (.npz of all score maps, .csv of the table) and the API's JSON.
+tables, the ROC plot, the downloads (.npz of all score maps, .csv of the table, the GeoTIFF of the maps and the
+GeoJSON of the mask's objects) and the API's JSON.
 
 Score maps are ``(H, W)``; ``gt`` is ``(H, W)`` bool or None.
 """
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
+from pathlib import Path
 
 import numpy as np
 
 import fers.ui.plots as plots
 from fers import methods as M
 from fers.ui.tempdirs import new_run_dir, prune_runs
+
+log = logging.getLogger("fers.app")
 
 # The four map slots of the page: (slot title, method names that can fill it, in order of preference).
 SLOTS = (
@@ -123,9 +128,23 @@ def roc_plot(result, gt):
     return plots.roc_figure(curves)
 
 
-def write_downloads(result, gt, scene_name: str) -> list[str]:
-    """Write ``<scene>_maps.npz`` (:meth:`fers.result.DetectResult.save_npz`: every map, ``gt``, ``meta``)
-    and ``<scene>_results.csv`` (full-precision AUC table, then the timing table) into a new temp dir."""
+MAPS_THRESHOLD = "p99.9"  # the GeoTIFF's mask band and the GeoJSON objects: the top 0.1 % of the default map
+
+
+def write_downloads(result, gt, scene_name: str, scene=None) -> list:
+    """Write the downloads of a run into a new temp dir (earlier runs' dirs are pruned) and return them
+    as :class:`fers.outputs.Written` (``kind``, ``path``, ``note``), in this order:
+
+    * ``<scene>_maps.npz`` (:meth:`fers.result.DetectResult.save_npz`: every map, ``gt``, ``meta``);
+    * ``<scene>_results.csv`` (full-precision AUC table, then the timing table);
+    * with ``scene`` (the loaded :class:`fers.io.cube.Scene`), through :func:`fers.outputs.save_outputs`
+      as ``fers detect --out`` writes them: ``<scene>_maps.tif`` (one band per map plus the
+      :data:`MAPS_THRESHOLD` mask band, georeferenced like the input, EMIT placed on its GLT map grid)
+      and ``<scene>_objects.geojson`` (the mask's objects as polygons). A problem there is logged and
+      reported as a ``"skipped"`` entry (no path), so the ``.npz`` and ``.csv`` still come.
+    """
+    from fers.outputs import Written, save_outputs
+
     headers, rows = auc_rows(result, digits=None, describe=True)
     timing = timing_rows(result, digits=None)
     prune_runs("downloads")  # earlier runs' files: Gradio copied them into its cache when it answered
@@ -140,7 +159,36 @@ def write_downloads(result, gt, scene_name: str) -> list[str]:
         w.writerow([])
         w.writerow(["stage", "seconds"])
         w.writerows(timing)
-    return [str(npz), str(csv_path)]
+    written = [Written("npz", npz, "every map, gt and meta"), Written("csv", csv_path, "AUC and timing tables")]
+    if scene is not None:
+        try:
+            written += save_outputs(result, scene, [out / f"{safe}_maps.tif", out / f"{safe}_objects.geojson"],
+                                    threshold=MAPS_THRESHOLD, ortho=True, gt=gt)
+        except Exception as e:  # the maps are there; a GeoTIFF problem must not hide them
+            log.warning("GeoTIFF / GeoJSON download not written: %s", e)
+            written.append(Written("skipped", None, f"GeoTIFF and GeoJSON not written ({' '.join(str(e).split())})"))
+    return written
+
+
+def georef_phrase(note: str) -> str:
+    """From a GeoTIFF's :attr:`fers.outputs.Written.note`: whether it carries map coordinates."""
+    return "plain TIFF, no georeference" if "plain TIFF" in note else "georeferenced like the input"
+
+
+def downloads_label(written) -> str:
+    """The downloads box's label: what each file is."""
+    what = {"npz": "score maps (.npz)", "csv": "result table (.csv)", "geojson": "mask objects (.geojson)"}
+    parts = [f"GeoTIFF of the maps + {MAPS_THRESHOLD} mask ({georef_phrase(w.note)})" if w.kind == "geotiff"
+             else what.get(w.kind, "") for w in written if w.path is not None]
+    return "Downloads: " + ", ".join(p for p in parts if p)
+
+
+def describe_written(w) -> str:
+    """One phrase per download for the status text: its name and its note."""
+    if w.path is None:
+        return w.note
+    note = f"{georef_phrase(w.note)}: {w.note}" if w.kind == "geotiff" else w.note
+    return f"{Path(w.path).name} ({note})"
 
 
 def summary_json(result, fusion_choice: str | None) -> dict:

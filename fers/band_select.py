@@ -1,0 +1,102 @@
+"""Which of a scene's bands a band spec uses, given the scene's wavelengths and bad-band flags.
+
+The grammar itself is in :mod:`fers.bands`; this module resolves a parsed spec against a scene:
+
+* bad bands are dropped first: those the file marks bad (``bad_bands (B,)`` True: ENVI ``bbl`` 0,
+  EMIT ``good_wavelengths`` 0) and, when wavelengths are known, those inside the water-vapour
+  windows :data:`WATER_WINDOWS_NM` (atmospheric absorption leaves them near zero and noisy in
+  reflectance products). ``keep_bad=True`` keeps every band;
+* a wavelength spec (``400-1000nm``) becomes the list of remaining bands whose centre lies inside
+  one of its ranges;
+* an index range or list keeps its order and loses only the bad bands it contains.
+
+:func:`resolve_bands` returns a spec that :func:`fers.bands.prepare_bands` applies to
+``cube[..., spec.keep]`` (``keep`` set) or to the cube (a band list, or nothing dropped), and one
+note per change for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from fers.bands import BandSpec
+from fers.errors import FersInputError
+
+# The strong water-vapour absorption bands of reflectance spectra (nm), dropped when a scene has
+# wavelengths. Their limits follow the common practice of AVIRIS-NG/EMIT bad-band lists.
+WATER_WINDOWS_NM = ((1340.0, 1450.0), (1790.0, 1960.0))
+
+
+def water_bands(wavelengths) -> np.ndarray:
+    """``(B,)`` bool: centres inside :data:`WATER_WINDOWS_NM`."""
+    wl = np.asarray(wavelengths, dtype=np.float64)
+    return np.any([(wl >= lo) & (wl <= hi) for lo, hi in WATER_WINDOWS_NM], axis=0)
+
+
+def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None,
+                  keep_bad: bool = False) -> tuple[BandSpec, list[str]]:
+    """``(spec, notes)``: ``spec`` resolved against a B-band scene's ``wavelengths (B,)`` in nm and
+    ``bad_bands (B,)`` bool (either may be None). See the module docstring for the rules."""
+    wl = _checked(wavelengths, n_bands, "wavelengths")
+    bad_file = _checked(bad_bands, n_bands, "bad-band list")
+    bad_file = np.zeros(n_bands, bool) if bad_file is None else bad_file.astype(bool)
+    water = water_bands(wl) & ~bad_file if wl is not None else np.zeros(n_bands, bool)
+    drop = np.zeros(n_bands, bool) if keep_bad else (bad_file | water)
+    notes = []
+    if drop.any():
+        parts = [f"{int(bad_file.sum())} marked bad in the file"] if bad_file.any() else []
+        if water.any():
+            windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in WATER_WINDOWS_NM)
+            parts.append(f"{int(water.sum())} in the water-vapour windows {windows} nm")
+        notes.append(f"dropped {int(drop.sum())} of {n_bands} bands ({'; '.join(parts)}); "
+                     "--keep-bad-bands keeps them")
+    if drop.all():
+        raise FersInputError(f"every one of the {n_bands} bands is bad or in a water-vapour window; "
+                             "use --keep-bad-bands to use them anyway")
+    if spec.kind == "nm":
+        if wl is None:
+            raise FersInputError(f"band spec {spec.describe()} selects by wavelength, but the file records no "
+                                 "wavelengths; use band numbers (START:STOP) instead")
+        inside = np.any([(wl >= lo) & (wl <= hi) for lo, hi in spec.ranges], axis=0)
+        idx = np.flatnonzero(inside & ~drop)
+        if idx.size < 2:
+            raise FersInputError(f"band spec {spec.describe()} selects {idx.size} usable band(s) (the file's "
+                                 f"wavelengths span {wl.min():g}-{wl.max():g} nm); at least 2 are needed")
+        notes.append(f"bands {spec.describe()}: {idx.size} bands, {wl[idx].min():g}-{wl[idx].max():g} nm")
+        return BandSpec("list", indices=tuple(int(i) for i in idx), label=spec.describe()), notes
+    if not drop.any():
+        return spec, notes
+    if spec.kind in ("range", "list"):
+        chosen = (range(spec.start, n_bands if spec.stop is None else min(spec.stop, n_bands))
+                  if spec.kind == "range" else spec.indices)
+        chosen = [int(i) for i in chosen if i < n_bands]
+        idx = tuple(i for i in chosen if not drop[i])
+        if len(idx) == len(chosen):
+            return spec, []  # nothing bad among the bands asked for
+        notes = [f"bands {spec.describe()}: dropped {len(chosen) - len(idx)} bad or water-vapour band(s) among "
+                 "them; --keep-bad-bands keeps them"]
+        if len(idx) < 2:
+            raise FersInputError(f"band spec {spec.describe()} leaves {len(idx)} band(s) once bad bands are "
+                                 "dropped; at least 2 are needed (or use --keep-bad-bands)")
+        return BandSpec("list", indices=idx, label=spec.describe()), notes
+    return replace(spec, keep=tuple(int(i) for i in np.flatnonzero(~drop))), notes
+
+
+def _checked(arr, n_bands: int, what: str):
+    if arr is None:
+        return None
+    a = np.asarray(arr).ravel()
+    if a.size != n_bands:
+        raise FersInputError(f"the scene's {what} has {a.size} entries for {n_bands} bands")
+    return a
+
+
+def take_bands(cube, keep) -> np.ndarray:
+    """``cube (H, W, B)`` -> ``(H, W, len(keep))``: a view when ``keep`` is one run of bands (a
+    memory map stays one), else a copy."""
+    keep = tuple(keep)
+    if len(keep) == keep[-1] - keep[0] + 1:
+        return cube[..., keep[0] : keep[-1] + 1]
+    return np.asarray(cube[..., list(keep)])

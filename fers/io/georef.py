@@ -1,0 +1,52 @@
+"""Georeferencing carried from an input product to the output maps.
+
+:class:`Georef` is what a reader found: a coordinate reference system (WKT) and the affine
+geotransform of the cube's pixel grid, or, for swath products such as EMIT, a geometry lookup
+table (GLT) that places sensor pixels on a map grid. The writers of :mod:`fers.io.maps_out` use it
+so that an output map overlays its input exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Georef:
+    """``crs``: WKT (or an ``EPSG:n`` string) or None. ``transform``: the affine geotransform in
+    rasterio order ``(a, b, c, d, e, f)`` (``x = a*col + b*row + c``, ``y = d*col + e*row + f``,
+    pixel corners) or None. ``source``: where they came from (shown to the user).
+
+    ``glt``: for swath products, ``(glt_x, glt_y)`` int arrays ``(Ho, Wo)`` of 1-based cube column
+    and row numbers (0 = no data); ``crs``/``transform`` then describe that ortho grid, not the
+    cube's own pixels (the cube has no geotransform of its own)."""
+
+    crs: str | None
+    transform: tuple | None
+    source: str = ""
+    glt: tuple | None = None
+
+    @property
+    def on_cube_grid(self) -> bool:
+        """True when ``crs``/``transform`` apply to the cube's pixels as they are."""
+        return self.glt is None and self.transform is not None
+
+    def describe(self) -> str:
+        if self.glt is not None:
+            return f"GLT to a {self.glt[0].shape[0]}x{self.glt[0].shape[1]} map grid ({self.source})"
+        return self.source or "georeferenced"
+
+
+def check_glt(glt_x: np.ndarray, glt_y: np.ndarray, rows: int, cols: int) -> str | None:
+    """The problem with a GLT for a ``rows x cols`` cube, or None: equal 2-D shapes, integer
+    values, 1-based indices within the cube (0 or negative = no data)."""
+    if glt_x.shape != glt_y.shape or glt_x.ndim != 2:
+        return f"GLT x {glt_x.shape} and y {glt_y.shape} must be 2-D arrays of one shape"
+    ok = (glt_x > 0) & (glt_y > 0)
+    if not ok.any():
+        return "GLT has no valid entry"
+    if glt_x[ok].max() > cols or glt_y[ok].max() > rows:
+        return f"GLT points beyond the cube's {rows} rows x {cols} columns"
+    return None

@@ -1,0 +1,110 @@
+"""EMIT L2A reflectance NetCDF4: cube in sensor geometry (downtrack, crosstrack, bands), wavelengths,
+good_wavelengths -> bad bands, -9999 fill masked, GLT georeference (EPSG:4326, geotransform in
+rasterio order); files without GLT, L1B radiance, and one-line refusals."""
+
+from __future__ import annotations
+
+import netCDF4
+import numpy as np
+import pytest
+from rasterio.crs import CRS
+
+from fers.errors import FersInputError
+from fers.io.cube import load_cube
+from fers.io.formats import CUBE_EXTS, CUBE_FILE_EXTS
+from fers.io.peek import peek_cube
+from fers.io.products.emit import read
+from tests.io.make_products import make_emit
+
+
+def _refused(match, path, **kw) -> str:
+    with pytest.raises(FersInputError, match=match) as e:
+        load_cube(path, **kw)
+    msg = str(e.value)
+    assert "\n" not in msg and path.name in msg
+    return msg
+
+
+def test_emit_l2a_reflectance(tmp_path):
+    p = make_emit(tmp_path / "EMIT_L2A_RFL_001_20230316T045133_2307503_005.nc", bad_band_idx=(5, 6, 20))
+    s = load_cube(p.path)
+    assert s.shape == (10, 8, 24)
+    np.testing.assert_allclose(s.cube, p.cube, rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(s.wavelengths, p.wavelengths, rtol=1e-6)
+    np.testing.assert_allclose(s.fwhm, p.fwhm, rtol=1e-6)
+    assert np.flatnonzero(s.bad_bands).tolist() == [5, 6, 20]
+    assert s.nodata == -9999 and s.info["masked_pixels"] == 2
+    assert s.info["nodata_source"] == "EMIT reflectance _FillValue" and s.info["product"] == "EMIT L2A reflectance"
+    g = s.georef
+    assert g.glt is not None and not g.on_cube_grid and "GLT" in g.source
+    np.testing.assert_array_equal(g.glt[0], p.glt[0])
+    np.testing.assert_array_equal(g.glt[1], p.glt[1])
+    assert CRS.from_wkt(g.crs) == CRS.from_epsg(4326)
+    assert g.transform == pytest.approx(p.transform)
+    assert ".nc" in CUBE_FILE_EXTS and ".nc" in CUBE_EXTS
+
+
+def test_without_location_group_no_georef(tmp_path):
+    p = make_emit(tmp_path / "noglt.nc", with_glt=False)
+    s = load_cube(p.path)
+    assert s.georef is None and s.wavelengths is not None and s.info["masked_pixels"] == 2
+
+
+def test_glt_pointing_outside_the_cube_is_noted(tmp_path):
+    p = make_emit(tmp_path / "bad_glt.nc")
+    with netCDF4.Dataset(p.path, "a") as nc:
+        nc["location/glt_x"][1, 1] = 99
+    s = load_cube(p.path)
+    assert s.georef is None and "beyond" in " ".join(s.info["metadata_notes"])
+
+
+def test_l1b_radiance_accepted(tmp_path):
+    p = make_emit(tmp_path / "EMIT_L1B_RAD.nc", variable="radiance")
+    s = load_cube(p.path)
+    assert s.info["product"] == "EMIT L1B radiance" and s.info["nodata_source"] == "EMIT radiance _FillValue"
+    np.testing.assert_allclose(s.cube, p.cube, rtol=1e-6, equal_nan=True)
+
+
+def test_nc_without_a_cube_refused(tmp_path):
+    path = tmp_path / "other.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("x", 3)
+        nc.createVariable("temperature", "f4", ("x",))[:] = [1, 2, 3]
+    _refused("no 'reflectance' .*variables: temperature", path)
+    path = tmp_path / "flat.nc"
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("x", 3)
+        nc.createDimension("y", 4)
+        nc.createVariable("reflectance", "f4", ("x", "y"))[:] = np.ones((3, 4))
+    _refused("2 dimension", path)
+
+
+def test_truncated_and_garbage_refused_in_one_line(tmp_path):
+    p = make_emit(tmp_path / "cut.nc")
+    data = p.path.read_bytes()
+    p.path.write_bytes(data[: len(data) // 2])
+    _refused("cannot read NetCDF", p.path)
+    junk = tmp_path / "junk.nc"
+    junk.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00garbage" * 20)
+    _refused("cannot read NetCDF", junk)
+
+
+def test_max_bytes_and_header_peek(tmp_path):
+    p = make_emit(tmp_path / "e.nc")
+    _refused("too large|needs .* MiB", p.path, max_bytes=1000)
+    head = peek_cube(p.path)
+    assert head.shape == (10, 8, 24) and head.itemsize == 4 and head.hwb() == (10, 8, 24)
+    with pytest.raises(FersInputError, match="needs"):
+        read(p.path, max_bytes=10 * 8 * 24 * 4 - 1)
+
+
+def test_netcdf3_file_with_reflectance_is_read(tmp_path):
+    path = tmp_path / "classic.nc"
+    cube = np.arange(4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3) + 1
+    with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as nc:
+        for name, n in zip(("downtrack", "crosstrack", "bands"), cube.shape):
+            nc.createDimension(name, n)
+        nc.createVariable("reflectance", "f4", ("downtrack", "crosstrack", "bands"), fill_value=-9999.0)[:] = cube
+    s = load_cube(path)
+    np.testing.assert_allclose(s.cube, cube)
+    assert s.wavelengths is None and s.georef is None and peek_cube(path) is None
