@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 
 import fers.io.formats as fmt
+from fers.io.envi import read_envi
 import fers.io.mat as io_mat
 from fers.errors import FersInputError
 from fers.io.formats import CUBE_EXTS, GT_EXTS
+from fers.io.tiff import read_tiff
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
 from fers.io.products import PRODUCT_READERS
 from fers.nodata import describe, release_for, scan_cube
@@ -148,7 +150,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     key/gt_key: variable names inside a ``.mat`` (auto-detected when None). gt_path: a separate
     ground-truth file (``.png``/``.mat``/``.npy``/``.tif``); for ``.mat`` cubes an in-file GT is used
     when no gt_path is given. layout: ``"bands_first"`` / ``"bands_last"``, TIFF only (see
-    :func:`fers.io.formats.tiff_band_axis`). mmap: memory-map ``.npy``/ENVI/TIFF instead of loading
+    :func:`fers.io.tiff.tiff_band_axis`). mmap: memory-map ``.npy``/ENVI/TIFF instead of loading
     (the cube then keeps its stored dtype; with a no-data value it is read into memory unless its
     float32 copy exceeds ``fers.memmap.LARGE_MEMMAP_BYTES``). max_bytes: refuse larger
     files/arrays. nodata: the no-data value (overrides the file's own); masked pixels become NaN.
@@ -191,11 +193,11 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     elif ext == ".npy":
         cube = fmt.read_npy(path, mmap=mmap)
     elif ext in (".tif", ".tiff"):
-        cube, meta = fmt.read_tiff(path, mmap=mmap, layout=layout)
+        cube, meta = read_tiff(path, mmap=mmap, layout=layout)
     elif ext in PRODUCT_READERS:
         cube, meta = PRODUCT_READERS[ext](path, max_bytes=max_bytes)
     else:
-        cube, meta = fmt.read_envi(path, mmap=mmap)
+        cube, meta = read_envi(path, mmap=mmap)
         info["format"] = "envi"
     wl = meta.get("wavelengths", wl)
     info.update({k: v for k, v in meta.items() if k not in SCENE_META})

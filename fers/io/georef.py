@@ -50,3 +50,40 @@ def check_glt(glt_x: np.ndarray, glt_y: np.ndarray, rows: int, cols: int) -> str
     if glt_x[ok].max() > cols or glt_y[ok].max() > rows:
         return f"GLT points beyond the cube's {rows} rows x {cols} columns"
     return None
+
+
+def gdal_open(path):
+    """``rasterio.open(path)`` with GDAL's warnings silenced, or None when GDAL cannot open it."""
+    import warnings
+
+    try:
+        import rasterio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return rasterio.open(str(path))
+    except Exception:
+        return None
+
+
+def georef_of(ds, rows: int, cols: int, source: str):
+    """:class:`~fers.io.georef.Georef` of an open rasterio dataset whose grid is ``rows x cols``;
+    None without a projected or geographic CRS or with an identity (i.e. absent) transform."""
+    try:
+        if (ds.height, ds.width) != (rows, cols) or ds.crs is None or ds.transform.is_identity:
+            return None
+        if not (ds.crs.is_projected or ds.crs.is_geographic):  # e.g. ENVI "Arbitrary": a local pixel grid
+            return None
+        return Georef(crs=ds.crs.to_wkt(), transform=tuple(ds.transform)[:6], source=source)
+    except Exception:
+        return None
+
+
+def gdal_georef(path, rows: int, cols: int, source: str):
+    """Georeference of a raster file as GDAL reads it (ENVI ``map info`` incl. ``rotation``,
+    GeoTIFF keys) for a ``rows x cols`` grid, or None; never raises (a cube reads without one)."""
+    ds = gdal_open(path)
+    if ds is None:
+        return None
+    with ds:
+        return georef_of(ds, rows, cols, source)

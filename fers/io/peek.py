@@ -80,7 +80,7 @@ def _npy(path: Path) -> Header | None:
 
 
 def _envi(path: Path) -> Header | None:
-    from fers.io.formats import find_envi_pair
+    from fers.io.envi import find_envi_pair
 
     try:
         import spectral.io.envi as envi

@@ -39,3 +39,52 @@ def to_nm(values, units=None, path=None, what: str = "wavelengths") -> np.ndarra
     if not np.all(np.isfinite(v)) or (v.size and v.min() <= 0):
         raise FersInputError(f"{what} must be positive numbers", path)
     return v * factor
+
+
+def per_band_numbers(values, n: int, what: str, notes: list):
+    """``values`` (a list of header strings) as ``(n,)`` float64, or None with a note saying why."""
+    if values is None:
+        return None
+    items = values if isinstance(values, (list, tuple)) else str(values).strip().strip("{}").split(",")
+    try:
+        arr = np.array([float(str(v).strip()) for v in items if str(v).strip()], dtype=np.float64)
+    except ValueError:
+        notes.append(f"{what}: not a list of numbers; left out")
+        return None
+    if arr.size != n:
+        notes.append(f"{what}: {arr.size} values for {n} bands; left out")
+        return None
+    return arr
+
+
+def spectral_meta(wl, units, fwhm, bbl, notes: list) -> dict:
+    """``wavelengths``/``fwhm`` in nm and ``bad_bands`` (``bbl == 0``) from per-band values ``(B,)``.
+
+    ``units``: one unit for all bands, or a per-band list. FWHMs are in the wavelengths' unit.
+    Values :func:`fers.io.wavelengths.to_nm` refuses are left out, with a note."""
+    out: dict = {}
+    if wl is not None:
+        try:
+            if isinstance(units, (list, tuple)):
+                nm = np.concatenate([to_nm([v], u) for v, u in zip(wl, units)])
+            else:
+                nm = to_nm(wl, units)
+        except FersInputError as e:
+            notes.append(f"wavelengths left out: {e}")
+            nm = None
+        if nm is not None:
+            out["wavelengths"] = nm
+            if fwhm is not None:
+                if np.all(np.isfinite(fwhm)) and np.all(fwhm > 0):
+                    out["fwhm"] = fwhm * (nm / wl)  # the wavelengths' unit -> nm, band by band
+                else:
+                    notes.append("fwhm: not all positive numbers; left out")
+    if bbl is not None:
+        out["bad_bands"] = bbl == 0
+    return out
+
+
+def with_notes(meta: dict, notes: list) -> dict:
+    if notes:
+        meta["metadata_notes"] = list(meta.get("metadata_notes", [])) + notes
+    return meta

@@ -11,7 +11,7 @@ from rasterio.crs import CRS
 
 from fers.errors import FersInputError
 from fers.io.cube import load_cube
-from fers.io.formats import envi_spectral_meta
+from fers.io.envi import envi_spectral_meta
 from tests.io.make_products import make_aviris_ng
 
 

@@ -16,7 +16,7 @@ from affine import Affine
 
 from fers.errors import FersInputError
 from fers.io.cube import load_cube
-from fers.io.formats import tiff_gdal_meta
+from fers.io.tiff import tiff_gdal_meta
 from tests.io.make_products import make_aviris_ng, smooth_cube
 
 WL = np.array([450.5, 550.0, 650.25, 860.0, 1650.0])

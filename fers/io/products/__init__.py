@@ -7,7 +7,7 @@ other key is reported in ``Scene.info``. :data:`PRODUCT_READERS` maps a file ext
 
 * ``.nc``: EMIT L2A reflectance / L1B radiance NetCDF4 (:mod:`fers.io.products.emit`);
 * ``.he5``: PRISMA L2B/L2C/L2D HDF-EOS5 (:mod:`fers.io.products.prisma`);
-* EnMAP L2A is a GeoTIFF: :func:`fers.io.formats.read_tiff` applies its ``METADATA.XML``
+* EnMAP L2A is a GeoTIFF: :func:`fers.io.tiff.read_tiff` applies its ``METADATA.XML``
   (:mod:`fers.io.products.enmap`).
 """
 

@@ -7,7 +7,7 @@ no-data -32768, UTM CRS and transform in the GeoTIFF keys) and ``...-METADATA.XM
 ``wavelengthCenterOfBand`` and ``FWHMOfBand`` (nm) and ``GainOfBand`` / ``OffsetOfBand``
 (value = DN x gain + offset).
 
-:func:`fers.io.formats.read_tiff` reads the GeoTIFF (data, CRS, transform, no-data) and calls
+:func:`fers.io.tiff.read_tiff` reads the GeoTIFF (data, CRS, transform, no-data) and calls
 :func:`find_metadata_xml` and :func:`apply_metadata`. Bands filled entirely with the no-data value
 (EnMAP L2A has a few) are reported as bad bands and set to 0, so that they do not mask every pixel.
 """

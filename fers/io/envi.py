@@ -1,0 +1,208 @@
+"""ENVI images (``.hdr`` + data file): header checks, the cube via :mod:`spectral`, band metadata
+(wavelength, fwhm, bbl) and the georeference (``map info``, read by GDAL through rasterio).
+
+Cubes are ``(H, W, B)``, bands last, as stored (no float conversion: ``mmap=True`` hands back a
+memory map); :mod:`fers.io.cube` validates and converts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fers.errors import FersInputError
+from fers.io.formats import ENVI_DATA_EXTS, nodata_value, why
+from fers.io.georef import gdal_georef
+from fers.io.wavelengths import per_band_numbers, spectral_meta, with_notes
+
+
+def find_envi_pair(path) -> tuple[Path, Path]:
+    """``(header, data file)`` for an ENVI image given either the ``.hdr`` or the data file."""
+    path = Path(path)
+    if path.suffix.lower() == ".hdr":
+        hdr = path
+        data = None
+        for ext in ENVI_DATA_EXTS:
+            cand = path.with_suffix(ext)
+            if cand != hdr and cand.is_file():
+                data = cand
+                break
+        if data is None:
+            raise FersInputError("ENVI header found but no data file beside it (.img/.dat/.raw/none)", path)
+        return hdr, data
+    for hdr in (Path(str(path) + ".hdr"), path.with_suffix(".hdr"), path.with_suffix(".HDR")):
+        if hdr.is_file():
+            return hdr, path
+    raise FersInputError("no ENVI header (.hdr) beside this data file", path)
+
+
+ENVI_BYTE_ORDERS = {"0": "little-endian", "1": "big-endian"}
+ENVI_INTERLEAVES = ("bsq", "bil", "bip")
+# Plausibility of the byte order: real spectra are smooth from band to band; read with the wrong
+# byte order they turn into noise. See envi_byte_order_check.
+BYTE_ORDER_SAMPLE_PIXELS = 4096
+BYTE_ORDER_RATIO = 4.0
+
+
+def _envi_int(header: dict, key: str, hdr, minimum: int) -> int:
+    try:
+        v = int(str(header[key]).strip())
+    except KeyError:
+        raise FersInputError(f"ENVI header has no '{key}' field", hdr) from None
+    except ValueError:
+        raise FersInputError(f"ENVI header field '{key} = {header[key]}' is not a whole number", hdr) from None
+    if v < minimum:
+        raise FersInputError(f"ENVI header field '{key} = {v}' must be at least {minimum}", hdr)
+    return v
+
+
+def check_envi_header(header: dict, hdr) -> dict:
+    """Check the fields that decide how the data file is read -> ``{samples, lines, bands, offset,
+    dtype (with byte order), byte_order, interleave}``; one-line FersInputError for a missing or
+    unsupported field. (spectral would treat an unknown interleave as BSQ and any byte order other
+    than the machine's as swapped, so these are checked here first.)"""
+    from spectral.io.envi import envi_to_dtype
+
+    out = {k: _envi_int(header, k, hdr, 1) for k in ("samples", "lines", "bands")}
+    out["offset"] = _envi_int(header, "header offset", hdr, 0) if "header offset" in header else 0
+    code = str(header.get("data type", "")).strip()
+    if not code:
+        raise FersInputError("ENVI header has no 'data type' field", hdr)
+    if code in ("6", "9"):
+        raise FersInputError(f"ENVI 'data type = {code}' is complex; only real-valued cubes are read", hdr)
+    if code not in envi_to_dtype:
+        raise FersInputError(f"ENVI 'data type = {code}' is not a known numeric type "
+                             f"(supported: {', '.join(k for k in envi_to_dtype if k not in ('6', '9'))})", hdr)
+    order = str(header.get("byte order", "")).strip()
+    if order not in ENVI_BYTE_ORDERS:
+        raise FersInputError(f"ENVI header field 'byte order' is {order or 'missing'!r}; it must be 0 "
+                             "(little-endian) or 1 (big-endian)", hdr)
+    inter = str(header.get("interleave", "")).strip().lower()
+    if inter not in ENVI_INTERLEAVES:
+        raise FersInputError(f"ENVI header field 'interleave' is {inter or 'missing'!r}; it must be bsq, bil or bip",
+                             hdr)
+    dt = np.dtype(envi_to_dtype[code]).newbyteorder("<" if order == "0" else ">")
+    out.update(dtype=dt, byte_order=order, interleave=inter)
+    return out
+
+
+def check_envi_size(fields: dict, data: Path) -> None:
+    """Refuse a data file whose size differs from samples x lines x bands x bytes + header offset."""
+    need = fields["samples"] * fields["lines"] * fields["bands"] * fields["dtype"].itemsize + fields["offset"]
+    have = data.stat().st_size
+    if have == need:
+        return
+    shape = (f"{fields['lines']} lines x {fields['samples']} samples x {fields['bands']} bands x "
+             f"{fields['dtype'].itemsize} bytes + {fields['offset']} offset")
+    if have < need:
+        raise FersInputError(f"ENVI data file is truncated: {have} bytes, the header needs {need} ({shape})", data)
+    raise FersInputError(f"ENVI data file has {have} bytes but the header describes {need} ({shape}); "
+                         "check samples, lines, bands, data type and header offset", data)
+
+
+def _roughness(x: np.ndarray) -> float:
+    """Mean absolute band-to-band step of spectra ``(P, B)`` relative to their spread (NaN when flat).
+
+    Pixels with a non-finite or absurd (> 1e30) value are left out (no-data pixels of a correctly read
+    file); when that leaves fewer than half of them, the reading is garbage: infinite roughness."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        x = x.astype(np.float64)
+        ok = (np.isfinite(x) & (np.abs(x) <= 1e30)).all(axis=1)
+    if ok.sum() * 2 < len(ok) or not ok.any():
+        return np.inf
+    x = x[ok]
+    spread = np.abs(x - x.mean()).mean()
+    return float(np.abs(np.diff(x, axis=1)).mean() / spread) if spread > 0 else np.nan
+
+
+def envi_byte_order_check(sample: np.ndarray, fields: dict, data) -> None:
+    """Refuse when spectra ``(P, B)`` read with the header's byte order are much rougher (band to
+    band, relative to their spread) than the same bytes read the other way round.
+
+    Hand-written because no library checks this: a wrong ``byte order`` field turns smooth spectra
+    into noise (issue 11: AUC ~0.45), while on correctly ordered data the swapped reading is the
+    noisy one, so only a clear ratio (:data:`BYTE_ORDER_RATIO`) refuses. One-byte types and cubes
+    with fewer than 3 bands are not checked.
+    """
+    if fields["dtype"].itemsize == 1 or sample.shape[1] < 3:
+        return
+    sample = np.ascontiguousarray(sample)
+    as_given = _roughness(sample)
+    swapped = _roughness(sample.view(sample.dtype.newbyteorder()))  # the same bytes, the other byte order
+    if np.isfinite(swapped) and not np.isnan(as_given) and as_given > BYTE_ORDER_RATIO * swapped:
+        order = ENVI_BYTE_ORDERS[fields["byte_order"]]
+        other = ENVI_BYTE_ORDERS["1" if fields["byte_order"] == "0" else "0"]
+        how = ("mostly NaN/Inf or beyond 1e30" if np.isinf(as_given)
+               else f"{as_given / swapped:.0f}x rougher from band to band")
+        raise FersInputError(f"the header's 'byte order = {fields['byte_order']}' ({order}) looks wrong: read that way "
+                             f"the spectra are {how} than read as {other}; fix the header's byte order", data)
+
+
+def _sample_pixels(img, rows: int, cols: int) -> np.ndarray:
+    """Up to :data:`BYTE_ORDER_SAMPLE_PIXELS` pixels ``(P, B)`` on a regular grid, read from the memmap."""
+    mm = img.open_memmap(interleave="bip", writable=False)
+    k = max(1, int(np.sqrt(rows * cols / BYTE_ORDER_SAMPLE_PIXELS)))
+    return np.asarray(mm[::k, ::k]).reshape(-1, mm.shape[2])
+
+
+def read_envi(path, mmap=False) -> tuple[np.ndarray, dict]:
+    """ENVI image -> ``(cube (H, W, B), info)`` via :func:`spectral.envi.open`.
+
+    The header's size, data type, byte order and interleave are checked before reading; ``info``
+    reports ``byte_order`` ("little-endian (byte order = 0)"), ``interleave``, ``data_type``,
+    ``nodata`` (the header's ``data ignore value``, or None), the header's spectral fields
+    (:func:`envi_spectral_meta`: ``wavelengths`` and ``fwhm`` in nm, ``bad_bands (B,)`` from ``bbl``)
+    and ``georef``: ``map info`` / ``coordinate system string`` as GDAL's ENVI driver reads them
+    (:func:`gdal_georef`; None without them, when GDAL finds no CRS or transform, or cannot open
+    the file). Fields that cannot be used are left out and said in ``metadata_notes``.
+    """
+    import spectral.io.envi as envi
+
+    hdr, data = find_envi_pair(path)
+    try:
+        header = envi.read_envi_header(str(hdr))
+    except Exception as e:
+        raise FersInputError(f"cannot read ENVI header: {why(e)}", hdr) from None
+    if str(header.get("file type", "")).strip().lower() == "envi spectral library":
+        raise FersInputError("ENVI header describes a spectral library, not an image cube", hdr)
+    fields = check_envi_header(header, hdr)
+    check_envi_size(fields, data)
+    try:
+        img = envi.open(str(hdr), str(data))
+    except Exception as e:
+        raise FersInputError(f"cannot read ENVI image: {why(e)}", hdr) from None
+    if not hasattr(img, "open_memmap"):
+        raise FersInputError("ENVI header describes a spectral library, not an image cube", hdr)
+    rows, cols, bands = img.nrows, img.ncols, img.nbands
+    try:
+        envi_byte_order_check(_sample_pixels(img, rows, cols), fields, data)
+        cube = img.open_memmap(interleave="bip", writable=False) if mmap else np.asarray(img.load())
+        if not mmap and not cube.flags.writeable:  # spectral hands BIP files over as a read-only buffer
+            cube = cube.copy()
+    except FersInputError:
+        raise
+    except Exception as e:
+        raise FersInputError(f"cannot read ENVI data: {why(e)}", data) from None
+    info = {"byte_order": f"{ENVI_BYTE_ORDERS[fields['byte_order']]} (byte order = {fields['byte_order']})",
+            "interleave": fields["interleave"], "data_type": str(fields["dtype"].newbyteorder("="))}
+    info["nodata"] = nodata_value(header.get("data ignore value"), hdr, "ENVI 'data ignore value'")
+    info.update(envi_spectral_meta(header, bands))
+    if "map info" in header or "coordinate system string" in header:
+        info["georef"] = gdal_georef(data, rows, cols, "ENVI header 'map info' (read by GDAL)")
+    return cube, info
+
+
+def envi_spectral_meta(header: dict, n_bands: int) -> dict:
+    """``wavelengths`` and ``fwhm`` ``(B,)`` in nm (the header's ``wavelength units``; ``Index``
+    means band numbers: no wavelengths) and ``bad_bands (B,)`` bool (``bbl`` 0 = bad) from an ENVI
+    header; each field only when it holds one number per band, otherwise a ``metadata_notes`` entry."""
+    notes: list = []
+    units = str(header.get("wavelength units", "") or "").strip()
+    wl = per_band_numbers(header.get("wavelength"), n_bands, "ENVI 'wavelength'", notes)
+    if wl is not None and units.lower() == "index":
+        notes.append("ENVI 'wavelength units = Index': band numbers, not wavelengths; left out")
+        wl = None
+    fwhm = per_band_numbers(header.get("fwhm"), n_bands, "ENVI 'fwhm'", notes)
+    bbl = per_band_numbers(header.get("bbl"), n_bands, "ENVI 'bbl'", notes)
+    return with_notes(spectral_meta(wl, units or None, fwhm, bbl, notes), notes)
