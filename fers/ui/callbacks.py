@@ -163,13 +163,20 @@ def on_cube_upload(files, seen=None):
     box, now = _box(kept, files), [str(p) for p in kept]
     if half := half_pair(kept):
         return (box, now) + _key_updates(None)[:2] + (HALF_PAIR[half], gr.update())
+    lone_enmap = len(kept) == 1 and (pair_key(kept[0]) or ("",))[0] == "enmap"
     try:
         with staged_cube(kept) as cube:
             check_upload(cube)
             keys = _key_updates(cube, upload_scene(cube))
-    except FersInputError:
+    except FersInputError as e:
         _discard(kept)  # refused: deleted now, not when the cache is next cleaned
+        if lone_enmap:  # read as a plain GeoTIFF: raw DN, no-data bands
+            raise FersInputError(f"{_plain(e)} (an EnMAP SPECTRAL_IMAGE.TIF is read with its METADATA.XML: "
+                                 "upload both together)") from None
         raise
+    if lone_enmap:
+        keys = keys[:2] + (keys[2] + "\n\nEnMAP image without its METADATA.XML: read as a plain GeoTIFF (no "
+                           "wavelengths, no gain/offset); upload the XML too to use its band table.",) + keys[3:]
     return (box, now) + keys
 
 
@@ -308,9 +315,11 @@ def _bands_used(scene, result, notes) -> str | None:
     if used is None and not notes:
         return None
     b = scene.cube.shape[2]
+    if used:  # the wavelength selection's own note repeats the count and span of the head
+        notes = [n for n in notes if not re.match(r"bands .*: \d+ bands, ", n)]
     head = (f"{used['count']} of {b} bands, {used['min']:g}-{used['max']:g} nm" if used else
             f"{b} bands in the file")
-    return "**Bands used**: " + html.escape("; ".join([head] + [_app_words(_plain(n)) for n in notes]))
+    return "**Bands used**: " + html.escape("; ".join([head] + [_app_words(_plain(n)) for n in notes]), quote=False)
 
 
 def _status(scene, result, bands, fused_name, notes=(), downloads=None) -> str:
@@ -333,12 +342,17 @@ def _status(scene, result, bands, fused_name, notes=(), downloads=None) -> str:
     if (used := _bands_used(scene, result, notes)) is not None:
         lines.insert(2, used)
     other = [n for n in result.notes if n not in notes]
+    masked = int(getattr(result, "masked_pixels", 0) or 0)
+    nodata = [n for n in other if masked and n.startswith(f"{masked} of ")]  # the pipeline's no-data note
+    other = [n for n in other if n not in nodata]
     if other:
         lines.append("**Not available**: " + html.escape("; ".join(_app_words(_plain(n)) for n in other)))
+    if nodata:
+        lines.append("**No-data pixels**: " + html.escape("; ".join(_plain(n) for n in nodata), quote=False))
     if result.auc_note:
         lines.append("**AUC**: " + html.escape(result.auc_note))
     if downloads:
-        lines.append("**Downloads**: " + html.escape("; ".join(downloads)))
+        lines.append("**Downloads**: " + html.escape("; ".join(downloads), quote=False))
     return "\n\n".join(lines)
 
 
@@ -360,7 +374,8 @@ def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_sta
     gt = scene.gt if result.auc is not None else None
     fused_name = results.fused_method(fusion_choice, result)
     notes = band_notes(scene, bands, keep_bad_bands)
-    other = [_plain(n) for n in result.notes if n not in notes]
+    masked = int(result.masked_pixels or 0)
+    other = [_plain(n) for n in result.notes if n not in notes and not (masked and n.startswith(f"{masked} of "))]
     note = "not computed:\n" + "\n".join(other) if other else "not computed"
     maps = results.map_images(result, gt, fused_name, note)
     headers, rows = results.auc_rows(result)
@@ -376,7 +391,8 @@ def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_sta
     state = {"cube": scene.cube, "wavelengths": scene.wavelengths, "gt": gt, "maps": result.maps,
              "mask_src": mask_src, "upscale": k, "cube_used": result.cube_used, "f_spe": result.f_spe,
              "f_spa": result.f_spa, "name": scene.name, "dropped": dropped_bands(scene, keep_bad_bands)}
-    status = _status(scene, result, bands, fused_name, notes, [results.describe_written(w) for w in written])
+    phrases = [d for w in written if (d := results.describe_written(w))]
+    status = _status(scene, result, bands, fused_name, notes, phrases)
     return (status, preview, *maps, auc_table,
             results.roc_plot(result, gt), timing, files_out, mask_img, mask_txt, state)
 

@@ -205,7 +205,8 @@ def _shade_dropped(ax, x: np.ndarray, dropped) -> None:
             j = i
             while j + 1 < ds.size and ds[j + 1]:
                 j += 1
-            ax.axvspan(edges[i], edges[j + 1], color="0.55", alpha=0.35, lw=0, label=label)
+            ax.axvspan(edges[i], edges[j + 1], facecolor="0.92", edgecolor="0.55", hatch="///", lw=0, zorder=0,
+                       label=label)
             label = None
             i = j + 1
         else:

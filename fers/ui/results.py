@@ -183,12 +183,18 @@ def downloads_label(written) -> str:
     return "Downloads: " + ", ".join(p for p in parts if p)
 
 
-def describe_written(w) -> str:
-    """One phrase per download for the status text: its name and its note."""
+def describe_written(w) -> str | None:
+    """One phrase on a GeoTIFF or GeoJSON download for the status text (its note: georeference, mask
+    threshold, object count), or None for the ``.npz`` / ``.csv`` (the box's label says what they are)."""
+    note = w.note
     if w.path is None:
-        return w.note
-    note = f"{georef_phrase(w.note)}: {w.note}" if w.kind == "geotiff" else w.note
-    return f"{Path(w.path).name} ({note})"
+        return note
+    if w.kind == "geotiff":
+        phrase = georef_phrase(note)
+        if phrase != "plain TIFF, no georeference":
+            note = note.replace("georeferenced", phrase, 1) if note.startswith("georeferenced") else f"{phrase}: {note}"
+        return f"GeoTIFF: {note}"
+    return f"GeoJSON: {note}" if w.kind == "geojson" else None
 
 
 def summary_json(result, fusion_choice: str | None) -> dict:

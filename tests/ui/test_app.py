@@ -138,6 +138,25 @@ def test_envi_pair_upload(client, tmp_path):
     assert out["auc"]["rx"] == pytest.approx(ref["auc"]["rx"], abs=1e-12)
 
 
+def test_emit_nc_and_wavelength_bands_through_the_api(client, tmp_path):
+    """An EMIT ``.nc`` through ``/detect``: bad bands and water-vapour windows dropped by default, as
+    ``fers detect`` does; ``keep_bad_bands=True`` keeps them; ``bands`` takes wavelength ranges."""
+    pytest.importorskip("netCDF4")
+    from fers.io.cube import load_cube
+    from fers.pipeline import detect
+    from tests.io.make_products import make_emit
+
+    product = make_emit(tmp_path / "emit.nc", rows=16, cols=14, bands=60)
+    scene = load_cube(product.path)
+    for bands, keep in (("auto", False), ("400-2500nm", True), ("400-1000nm", False)):
+        out = _predict(client, product.path, bands=bands, keep_bad_bands=keep)
+        ref = detect(scene.cube, None, bands=bands, backend="onnx", nodata=scene.nodata,
+                     wavelengths=scene.wavelengths, bad_bands=scene.bad_bands, keep_bad_bands=keep).to_dict()
+        for k in ("bands", "shape", "wavelengths_used_nm", "notes", "methods", "masked_pixels", "model_bands"):
+            assert out[k] == ref[k], k
+    assert _predict(client, product.path)["wavelengths_used_nm"]["count"] == 50  # 60 less 2 bad, 8 water vapour
+
+
 def test_too_large_cube_is_refused(client):
     from gradio_client.exceptions import AppError
 

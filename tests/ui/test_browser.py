@@ -238,3 +238,25 @@ def test_example_button_shows_results(page, tmp_path):
     _wait_text(page, "#auc-table", f"{ref.auc['rx']:.4f}")
     _wait_text(page, "#cube-files", "abu-beach-4-crop100")
     _shot(page, tmp_path, "browser_example.png")
+
+
+def test_emit_upload_fills_the_band_box_and_offers_a_geotiff(page, tmp_path):
+    """An EMIT ``.nc``: the file line shows its wavelengths, the wavelength box gets its span, and the
+    downloads hold the GeoTIFF of the maps, georeferenced like the input."""
+    pytest.importorskip("netCDF4")
+    from tests.io.make_products import make_emit
+
+    product = make_emit(tmp_path / "emit_scene.nc", rows=16, cols=14, bands=60)
+    _upload(page, "cube-files", product.path)
+    _wait_text(page, "#file-info", "60 bands, 381-2493 nm, 2 marked bad")
+    page.get_by_label("wavelength range (nm)", exact=True).check()
+    box = page.locator("#band-nm textarea, #band-nm input").first
+    box.wait_for(state="visible")
+    assert box.input_value() == "381-2493nm"
+    page.locator("#run-btn").click()
+    _wait_text(page, "#run-status", "Bands used")
+    assert "50 of 60 bands" in page.locator("#run-status").inner_text()
+    _wait_text(page, "#downloads", "emit_scene_maps")
+    _wait_text(page, "#downloads", ".tif")
+    assert "georeferenced like the input" in page.locator("#downloads").inner_text()
+    _shot(page, tmp_path, "browser_emit.png")

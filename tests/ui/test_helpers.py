@@ -48,7 +48,9 @@ def test_run_detection_outputs_and_downloads(tmp_path):
         assert out[k].ndim == 3 and out[k].dtype == np.uint8 and out[k].std() > 0
     rows = out["auc_table"]["value"]
     assert [r[0] for r in rows] == list(ref.maps) and rows[0][1] == round(ref.auc["rx"], 4)
-    npz, csv = out["downloads"]
+    npz, csv, tif, geojson = out["downloads"]["value"]
+    assert [Path(f).name for f in (tif, geojson)] == ["cube_maps.tif", "cube_objects.geojson"]
+    assert "plain TIFF, no georeference" in out["downloads"]["label"]  # a .npy has no georeference
     assert Path(npz).resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
     with np.load(npz, allow_pickle=False) as z:
         assert np.array_equal(z["rx"], ref.maps["rx"]) and np.array_equal(z["gt"], gt)
@@ -158,7 +160,7 @@ def test_mat_key_choices(tmp_path):
     rng = np.random.default_rng(2)
     scipy.io.savemat(tmp_path / "two.mat", {"a": rng.random((6, 5, 4)), "b": rng.random((6, 5, 3)),
                                             "gt": np.eye(6, 5), "other": np.ones((6, 5))})
-    box, seen, cube_up, gt_up, info = cb.on_cube_upload([str(tmp_path / "two.mat")])
+    box, seen, cube_up, gt_up, info, band_nm = cb.on_cube_upload([str(tmp_path / "two.mat")])
     assert cube_up["choices"] == ["(auto)", "a", "b"] and cube_up["interactive"]
     assert gt_up["choices"] == ["(auto)", "(none)", "gt", "other"]
     out = cb.run_detection([str(tmp_path / "two.mat")], "b", None, "gt", cb.BAND_MODES[2], 50, 0, "", "paper default",
@@ -196,7 +198,7 @@ def test_all_four_slots_and_pca_with_a_model(tmp_path, random_model_50):
     assert "Methods computed**: rx, spectral, spatial, fusion_add, fusion_mult" in out["status"]
     assert "fused map**: fusion_mult" in out["status"]  # paper default for 50 bands: fusion A
     assert out["state"]["mask_src"] == "fusion_mult"
-    with np.load(out["downloads"][0], allow_pickle=False) as z:
+    with np.load(out["downloads"]["value"][0], allow_pickle=False) as z:
         for m, s in ref.maps.items():
             assert np.allclose(z[m], s, rtol=1e-6, atol=1e-9), m
     rows = {r[0]: r[1] for r in out["auc_table"]["value"]}
