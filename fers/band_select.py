@@ -93,10 +93,43 @@ def _checked(arr, n_bands: int, what: str):
     return a
 
 
-def take_bands(cube, keep) -> np.ndarray:
+def take_bands(cube, keep, lazy: bool = False):
     """``cube (H, W, B)`` -> ``(H, W, len(keep))``: a view when ``keep`` is one run of bands (a
-    memory map stays one), else a copy."""
+    memory map stays one); else, with ``lazy``, a :class:`BandView` that reads ``cube`` block by
+    block (for memory maps the pipeline streams), else a copy."""
     keep = tuple(keep)
     if len(keep) == keep[-1] - keep[0] + 1:
         return cube[..., keep[0] : keep[-1] + 1]
+    if lazy:
+        return BandView(cube, keep)
     return np.asarray(cube[..., list(keep)])
+
+
+class BandView:
+    """``base[..., keep]`` of a ``(H, W, B)`` array (e.g. a ``np.memmap``) without copying it.
+
+    Row/column slices give another view; ``view[..., k]`` (a band slice or index list, as the band
+    adapters take) and ``np.asarray(view)`` read the data. For the streamed large-scene path, which
+    reads ``cube[r0:r1]`` blocks (:mod:`fers.large`): nothing the size of the cube is allocated.
+    ``_mmap``/``mode`` are the base's, so :func:`fers.memmap.release_pages` drops its pages."""
+
+    def __init__(self, base, keep):
+        self.base, self.keep = base, np.asarray(keep, dtype=np.intp)
+        self.shape = tuple(base.shape[:2]) + (len(self.keep),)
+        self.ndim, self.dtype = 3, base.dtype
+        self._mmap, self.mode = getattr(base, "_mmap", None), getattr(base, "mode", None)
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) == 2 and key[0] is Ellipsis:
+            sel = self.keep[key[1]]
+            if isinstance(key[1], slice):
+                return BandView(self.base, sel)
+            return np.asarray(self.base[..., sel])
+        if len(key) > 2 or not all(isinstance(k, slice) for k in key):
+            raise IndexError("BandView takes row and column slices, or [..., bands]")
+        return BandView(self.base[key], self.keep)
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.asarray(self.base[..., self.keep])
+        return out if dtype is None else out.astype(dtype, copy=False)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fers.errors import FersInputError
+from fers.memmap import release_pages
 
 SHIPPED_BAND_COUNTS = (50, 100, 200)
 ADAPTER_RULE = "first N bands if B >= N, else linear interpolation along the band axis to N"
@@ -194,9 +195,12 @@ def nearest_model_bands(b: int, choices=SHIPPED_BAND_COUNTS) -> int:
     return min(choices, key=lambda n: (abs(n - b), -n))
 
 
-def resample_bands(cube: np.ndarray, n: int) -> np.ndarray:
+def resample_bands(cube: np.ndarray, n: int, chunk_bytes: int = 64 * 2**20) -> np.ndarray:
     """Linear interpolation of every spectrum of ``(..., B)`` from B to ``n`` evenly spaced samples over
-    the same band range (stretches when ``n > B``, compresses when ``n < B``) -> ``(..., n)`` float32."""
+    the same band range (stretches when ``n > B``, compresses when ``n < B``) -> ``(..., n)`` float32.
+
+    A ``(H, W, B)`` cube is read ``chunk_bytes`` of rows at a time (a memory map or a lazy band view
+    is never read whole; the result is the only full-size array)."""
     b = cube.shape[-1]
     if b == n:
         return np.asarray(cube, dtype=np.float32)
@@ -204,9 +208,18 @@ def resample_bands(cube: np.ndarray, n: int) -> np.ndarray:
     dst = np.linspace(0.0, 1.0, n)
     j = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, b - 2)
     w = ((dst - src[j]) / (src[j + 1] - src[j])).astype(np.float32)
-    lo = cube[..., j].astype(np.float32)
-    hi = cube[..., j + 1].astype(np.float32)
-    return lo + (hi - lo) * w
+    if len(cube.shape) != 3:
+        lo, hi = (np.asarray(cube, dtype=np.float32)[..., k] for k in (j, j + 1))
+        return lo + (hi - lo) * w
+    h, width = cube.shape[:2]
+    out = np.empty((h, width, n), dtype=np.float32)
+    step = max(1, chunk_bytes // max(1, width * b * 4))
+    for r0 in range(0, h, step):
+        blk = np.asarray(cube[r0 : r0 + step], dtype=np.float32)
+        lo = blk[..., j]
+        out[r0 : r0 + step] = lo + (blk[..., j + 1] - lo) * w
+        release_pages(cube)
+    return out
 
 
 # Band adapters (how a cube of B bands meets a model of N bands) and, for ``auto``, which shipped N:

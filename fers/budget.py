@@ -40,6 +40,7 @@ FEN_PER_VALUE = 8  # input/output copies per value of the adapted cube
 RESNET_PER_PIXEL = 200  # streamed Spa-FEN: the frozen ResNet on the 3-channel image (stem at 1/2 resolution)
 SCORE_PER_PIXEL = 160  # AUC and 3-D ROC areas of one map (sorted copies, thresholds)
 CHUNK_WORK = 450 * MiB  # streamed RX and tiles: one row chunk of every scored cube, float32 and float64
+RESAMPLE_WORK = 4 * 64 * MiB  # band interpolation (fers.bands.resample_bands): a 64 MiB row block and its temporaries
 AE_CHUNK_BYTES = 256 * MiB  # the AE trains on pixel chunks of about this size (fers.detectors.ae)
 LRX_STRIPS = 256 * MiB  # local RX works in column strips of about this size (fers.detectors.lrx)
 METHOD_MAPS = 6  # score maps alive at once (five methods and a fusion's temporaries), float64
@@ -152,6 +153,11 @@ def _rx_work(p: int, n: int) -> int:
     return 12 * p * n
 
 
+def _resample_work(p: int, n: int) -> int:
+    """Temporaries of band interpolation, which works in row blocks (its output is counted apart)."""
+    return min(12 * p * n, RESAMPLE_WORK)
+
+
 def _covariance(n: int) -> int:
     """The ``n x n`` float64 covariance of global RX, its factor and inverse."""
     return 3 * n * n * 8
@@ -178,7 +184,7 @@ def in_memory_need(req: Request) -> Need:
     parts["normalised cube"] = 4 * p * n
     if req.models:
         parts["model features"] = 8 * p * n
-    steps = {"band interpolation" if req.copy else "normalisation": (12 if req.copy else 4) * p * n,
+    steps = {"band interpolation" if req.copy else "normalisation": _resample_work(p, n) if req.copy else 4 * p * n,
              "detector": _detector_work(req, p, n)}
     if req.models:
         steps["enhancement"] = FEN_PER_PIXEL.get(req.backend, max(FEN_PER_PIXEL.values())) * p + FEN_PER_VALUE * p * n
@@ -200,7 +206,7 @@ def streamed_need(req: Request) -> Need:
         parts["band-adapted cube"] = 4 * p * n
     if req.models:
         parts["model features"] = 8 * p * n + 8 * p  # F_spe, F_spa and the tile weights
-    steps = {"band interpolation": 12 * p * n if req.copy else 0, "row chunks": CHUNK_WORK}
+    steps = {"band interpolation": _resample_work(p, n) if req.copy else 0, "row chunks": CHUNK_WORK}
     if req.models:
         steps["spatial network"] = (12 + RESNET_PER_PIXEL) * p + CHUNK_WORK
     if req.gt:

@@ -77,12 +77,14 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     backend = resolve_backend(backend)
     _refuse_large(cube, detector)
     sec: dict = {}
-    cube, spec, notes, wl_used = _scene_bands(cube, parse_band_spec(bands), wavelengths, bad_bands, keep_bad_bands)
+    spec = parse_band_spec(bands)
     fixed = _weights_bands(weights) if weights else None
     need_model = any(M.BY_NAME[m].needs_model for m in wanted)
-    large = _plan(tuple(cube.shape), 0 if isinstance(cube, np.memmap) else int(cube.nbytes),
-                  isinstance(cube, np.memmap), gt is not None, spec, fixed, adapter, backend, detector, weights,
-                  wanted)
+    spec, notes = _resolve(spec, cube.shape[2], wavelengths, bad_bands, keep_bad_bands)
+    mapped = _mapped(cube)
+    large = _plan(tuple(cube.shape), 0 if mapped else int(cube.nbytes), mapped, gt is not None, spec, fixed,
+                  adapter, backend, detector, weights, wanted)  # the plan counts a copy the bad-band drop makes
+    cube, spec, wl_used = _take(cube, spec, wavelengths, lazy=large)
     stages = progress.bar(desc="detect", unit="stage")
     t = time.perf_counter()
     scan = _scan(cube, nodata)
@@ -160,22 +162,34 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     return res
 
 
-def _scene_bands(cube, spec, wavelengths, bad_bands, keep_bad):
-    """``(cube, spec, notes, wavelengths of the bands used or None)``: the spec resolved against the
-    scene's band metadata (:func:`fers.band_select.resolve_bands`) and the bad bands taken out."""
+def _resolve(spec, n_bands, wavelengths, bad_bands, keep_bad):
+    """``(spec, notes)``: ``spec`` resolved against the scene's band metadata
+    (:func:`fers.band_select.resolve_bands`); unchanged without metadata."""
     if wavelengths is None and bad_bands is None and spec.kind != "nm":
-        return cube, spec, [], None
-    from fers.band_select import resolve_bands, take_bands
+        return spec, []
+    from fers.band_select import resolve_bands
 
-    spec, notes = resolve_bands(spec, cube.shape[2], wavelengths, bad_bands, keep_bad)
+    return resolve_bands(spec, n_bands, wavelengths, bad_bands, keep_bad)
+
+
+def _take(cube, spec, wavelengths, lazy: bool):
+    """``(cube, spec, wavelengths of the bands used or None)``: the bad bands of a resolved ``spec``
+    taken out (a lazy view of a streamed memory map, see :class:`fers.band_select.BandView`)."""
     idx = np.arange(cube.shape[2])
     if spec.keep is not None:
-        cube, idx = take_bands(cube, spec.keep), np.asarray(spec.keep)
+        from fers.band_select import take_bands
+
+        cube, idx = take_bands(cube, spec.keep, lazy=lazy), np.asarray(spec.keep)
         spec = replace(spec, keep=None)
     elif spec.kind == "list":
         idx = np.asarray(spec.indices)
     wl = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64).ravel()[idx]
-    return cube, spec, notes, wl
+    return cube, spec, wl
+
+
+def _mapped(cube) -> bool:
+    """A memory map, or a lazy band view of one (:class:`fers.band_select.BandView`)."""
+    return isinstance(cube, np.memmap) or getattr(cube, "_mmap", None) is not None
 
 
 def _scan(cube, nodata):
@@ -277,7 +291,7 @@ def _weights_bands(weights) -> int:
 def is_large(cube) -> bool:
     """True for scenes :func:`detect` streams: ``LARGE_PIXELS`` pixels or more, or a ``np.memmap`` whose
     float32 copy would exceed ``LARGE_MEMMAP_BYTES`` (small memmaps are simply read into memory)."""
-    return _large_shape(cube.shape, isinstance(cube, np.memmap))
+    return _large_shape(cube.shape, _mapped(cube))
 
 
 def _large_shape(shape, memmap: bool) -> bool:

@@ -27,13 +27,19 @@ def scene_files(items):
 
 
 def mmap_for(path) -> bool:
-    """Memory-map big files (the pipeline then streams them, see fers.large)."""
+    """Memory-map big files (the pipeline then streams them, see fers.large): a file of
+    ``LARGE_MEMMAP_BYTES`` or more, or one whose header says it decodes to that much and can be
+    mapped (a compressed NetCDF is then spilled to a temporary map, see :func:`fers.memmap.spill`)."""
+    from fers.io.peek import peek_cube
     from fers.memmap import LARGE_MEMMAP_BYTES
 
     try:
-        return Path(path).stat().st_size >= LARGE_MEMMAP_BYTES
+        if Path(path).stat().st_size >= LARGE_MEMMAP_BYTES:
+            return True
     except OSError:
         return False  # load_cube reports the problem
+    head = peek_cube(path) if Path(path).suffix.lower() == ".nc" else None
+    return head is not None and head.mappable and head.values * 4 >= LARGE_MEMMAP_BYTES
 
 
 def detect_file(path, scene, a):

@@ -95,3 +95,30 @@ def test_detect_with_wavelengths_records_what_it_used():
     assert not np.allclose(a, c)
     with pytest.raises(FersInputError, match="records no wavelengths"):
         detect(cube, gt, bands="400-1000nm")
+
+
+def test_streamed_memmap_drops_bad_bands_through_a_lazy_view(tmp_path, monkeypatch):
+    """A memory-mapped scene on the streamed path: the bad-band drop is a lazy view (no copy of the
+    cube), and the maps equal those of the same scene without the bad bands."""
+    import fers.pipeline as pl
+    from fers.band_select import BandView
+
+    rng = np.random.default_rng(5)
+    cube = rng.normal(size=(30, 28, 120)).astype(np.float32).cumsum(axis=2)
+    cube[7, 9] += 5.0
+    np.save(tmp_path / "c.npy", cube)
+    mm = np.load(tmp_path / "c.npy", mmap_mode="r")
+    keep = ~water_bands(WL)
+    monkeypatch.setattr(pl, "LARGE_PIXELS", 30 * 28)
+    seen = []
+    real = pl._take
+    monkeypatch.setattr(pl, "_take", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    a = detect(mm, None, bands="auto", wavelengths=WL, methods=["rx"])
+    assert isinstance(seen[0][0], BandView) and seen[0][0].shape == (30, 28, int(keep.sum()))
+    np.save(tmp_path / "k.npy", np.ascontiguousarray(cube[..., keep]))
+    b = detect(np.load(tmp_path / "k.npy", mmap_mode="r"), None, bands="auto", methods=["rx"])
+    np.testing.assert_allclose(a.maps["rx"], b.maps["rx"], rtol=1e-6, atol=1e-9)
+    view = BandView(mm, np.flatnonzero(keep))
+    np.testing.assert_array_equal(np.asarray(view[3:5, 2:4]), cube[3:5, 2:4][..., keep])
+    np.testing.assert_array_equal(view[..., [0, 2]], cube[..., np.flatnonzero(keep)[[0, 2]]])
+    assert isinstance(view[..., :10], BandView) and view[..., :10].shape == (30, 28, 10)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from fers.cache import cache_dir  # noqa: F401  (the cache folder's one home; re-used here)
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
@@ -34,15 +35,6 @@ def shipped_checkpoint(n_bands: int) -> Path:
 
 def shipped_onnx_dir() -> Path:
     return weights_dir() / "onnx"
-
-
-def cache_dir() -> Path:
-    """The per-user cache folder (``$FERS_CACHE``, else ``$XDG_CACHE_HOME/fers`` or ``~/.cache/fers``)."""
-    env = os.environ.get("FERS_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fers"
 
 
 def onnx_cache_dir() -> Path:

@@ -195,7 +195,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     elif ext in (".tif", ".tiff"):
         cube, meta = read_tiff(path, mmap=mmap, layout=layout)
     elif ext in PRODUCT_READERS:
-        cube, meta = PRODUCT_READERS[ext](path, max_bytes=max_bytes)
+        cube, meta = PRODUCT_READERS[ext](path, max_bytes=max_bytes, mmap=mmap)
     else:
         cube, meta = read_envi(path, mmap=mmap)
         info["format"] = "envi"

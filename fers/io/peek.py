@@ -149,7 +149,8 @@ def _netcdf(path: Path) -> Header | None:
             shape, itemsize = tuple(ds.shape), np.dtype(ds.dtype).itemsize
     except Exception:
         return None
-    return Header(shape, itemsize, False, "netcdf") if len(shape) == 3 else None
+    # mappable: with mmap the reader spills a big cube into a temporary memory map (fers.memmap.spill)
+    return Header(shape, itemsize, True, "netcdf") if len(shape) == 3 else None
 
 
 def _he5(path: Path) -> Header | None:

@@ -1,6 +1,6 @@
 """Readers for calibrated imaging-spectrometer products (one module per product family).
 
-Each reader is ``read(path, max_bytes=None) -> (cube (H, W, B), meta)`` like the readers of
+Each reader is ``read(path, max_bytes=None, mmap=False) -> (cube (H, W, B), meta)`` like the readers of
 :mod:`fers.io.formats`; ``meta`` may hold ``wavelengths`` (nm), ``fwhm`` (nm), ``bad_bands`` (bool,
 True = bad), ``nodata``, ``nodata_source`` and ``georef`` (:class:`fers.io.georef.Georef`); every
 other key is reported in ``Scene.info``. :data:`PRODUCT_READERS` maps a file extension to its reader.

@@ -26,6 +26,9 @@ from fers.errors import FersInputError
 from fers.io.formats import why
 from fers.io.georef import Georef, check_glt
 from fers.io.wavelengths import to_nm
+from fers.memmap import LARGE_MEMMAP_BYTES, spill
+
+SPILL_BLOCK_BYTES = 64 * 2**20  # rows read from the NetCDF at a time when spilling
 
 # the 3-D variable read as the cube, with the product it means (first found wins)
 CUBE_VARIABLES = (("reflectance", "EMIT L2A reflectance"), ("radiance", "EMIT L1B radiance"))
@@ -71,7 +74,7 @@ def cube_variable(names) -> tuple[str, str] | None:
     return next(((v, p) for v, p in CUBE_VARIABLES if v in names), None)
 
 
-def read(path, max_bytes=None) -> tuple[np.ndarray, dict]:
+def read(path, max_bytes=None, mmap: bool = False) -> tuple[np.ndarray, dict]:
     """EMIT NetCDF -> ``(cube (downtrack, crosstrack, bands), meta)``.
 
     ``meta``: ``wavelengths``/``fwhm`` (nm) and ``bad_bands`` (``good_wavelengths`` 0) when the
@@ -79,17 +82,19 @@ def read(path, max_bytes=None) -> tuple[np.ndarray, dict]:
     ``nodata_source``; ``georef`` (GLT + map grid) when the ``location`` group exists and its GLT is
     valid; ``product``, ``variable``. A file without a 3-D ``reflectance`` or ``radiance`` variable,
     or one that is corrupt or truncated, is refused in one line. ``max_bytes`` is checked against the
-    shapes before any data are read."""
+    shapes before any data are read. ``mmap``: a cube whose float32 copy exceeds
+    :data:`fers.memmap.LARGE_MEMMAP_BYTES` is spilled block by block into a temporary memory map
+    (:func:`fers.memmap.spill`) instead of being decoded in memory, so the pipeline streams it."""
     path = Path(path)
     try:
-        return _read(path, max_bytes)
+        return _read(path, max_bytes, mmap)
     except FersInputError:
         raise
     except Exception as e:
         raise FersInputError(f"cannot read NetCDF (corrupt, truncated or not NetCDF): {why(e)}", path) from None
 
 
-def _read(path: Path, max_bytes) -> tuple[np.ndarray, dict]:
+def _read(path: Path, max_bytes, mmap: bool = False) -> tuple[np.ndarray, dict]:
     notes: list = []
     with _open(path) as root:
         found = cube_variable(root.data_vars)
@@ -105,10 +110,14 @@ def _read(path: Path, max_bytes) -> tuple[np.ndarray, dict]:
         if "bands" in var.dims and var.dims[-1] != "bands":
             var = var.transpose(*[d for d in var.dims if d != "bands"], "bands")
         rows, cols, bands = (int(n) for n in var.shape)
-        _check_bytes(rows * cols * bands * max(var.dtype.itemsize, 4), f"'{name}' {(rows, cols, bands)}",
-                     max_bytes, path)
         fill = var.attrs.get("_FillValue")
-        cube = np.asarray(var.values)
+        if mmap and rows * cols * bands * 4 > LARGE_MEMMAP_BYTES:
+            step = max(1, SPILL_BLOCK_BYTES // (cols * bands * 4))
+            cube = spill((rows, cols, bands), lambda r0, r1: var[r0:r1].values, step, f"'{name}'", path)
+        else:
+            _check_bytes(rows * cols * bands * max(var.dtype.itemsize, 4), f"'{name}' {(rows, cols, bands)}",
+                         max_bytes, path)
+            cube = np.asarray(var.values)
         attrs = dict(root.attrs)
     meta: dict = {"product": product, "variable": name}
     if fill is not None and np.isfinite(float(np.asarray(fill).ravel()[0])):

@@ -57,13 +57,14 @@ def _attr(f, key, path, required=True):
         raise FersInputError(f"PRISMA root attribute '{key}' is not numeric", path) from None
 
 
-def read(path, max_bytes=None) -> tuple[np.ndarray, dict]:
+def read(path, max_bytes=None, mmap: bool = False) -> tuple[np.ndarray, dict]:
     """PRISMA L2 ``.he5`` -> ``(cube (rows, cols, B) float32 reflectance, meta)``.
 
     ``meta``: ``wavelengths`` and ``fwhm`` (nm, ascending), ``bad_bands`` (``List_Cw_*_Flags`` 0),
     ``georef`` (L2D: ``Epsg_Code`` + upper-left pixel centre, 30 m), ``product``, ``scaling``,
     ``no_data``. Corrupt, truncated or non-PRISMA files are refused in one line; ``max_bytes`` is
-    checked against the cube shapes before any data are read."""
+    checked against the cube shapes before any data are read. ``mmap`` is accepted for the reader
+    interface and not used: a PRISMA scene (about 1000 x 1000 x 230) is decoded in memory."""
     import h5py
 
     path = Path(path)
