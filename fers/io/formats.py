@@ -8,8 +8,6 @@ memory map; :mod:`fers.io.cube` validates and converts. Cubes are ``(H, W, B)``,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from fers.errors import FersInputError

@@ -11,7 +11,6 @@ import csv
 import json
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 

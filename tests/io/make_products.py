@@ -333,3 +333,17 @@ def make_prisma(path, rows: int = 8, cols: int = 9, n_vnir: int = 8, n_swir: int
     transform = (30.0, 0.0, e0 - 15.0, 0.0, -30.0, n0 + 15.0) if level == "L2D" else None
     return Product(path, _with_nan(cube, fill_pixels), np.array(all_wl)[order], np.array(all_fwhm)[order],
                    np.array(all_bad)[order], tuple(fill_pixels), None, epsg if level == "L2D" else None, transform)
+
+
+def load_refused(match, path, **kw) -> str:
+    """:func:`fers.io.load_cube` on a broken product refuses it in one line naming the file; returns the line."""
+    import pytest
+
+    from fers.errors import FersInputError
+    from fers.io import load_cube
+
+    with pytest.raises(FersInputError, match=match) as e:
+        load_cube(path, **kw)
+    msg = str(e.value)
+    assert "\n" not in msg and path.name in msg
+    return msg

@@ -14,15 +14,7 @@ from fers.io.cube import load_cube
 from fers.io.formats import CUBE_EXTS, CUBE_FILE_EXTS
 from fers.io.peek import peek_cube
 from fers.io.products.emit import read
-from tests.io.make_products import make_emit
-
-
-def _refused(match, path, **kw) -> str:
-    with pytest.raises(FersInputError, match=match) as e:
-        load_cube(path, **kw)
-    msg = str(e.value)
-    assert "\n" not in msg and path.name in msg
-    return msg
+from tests.io.make_products import load_refused, make_emit
 
 
 def test_emit_l2a_reflectance(tmp_path):
@@ -70,28 +62,28 @@ def test_nc_without_a_cube_refused(tmp_path):
     with netCDF4.Dataset(path, "w") as nc:
         nc.createDimension("x", 3)
         nc.createVariable("temperature", "f4", ("x",))[:] = [1, 2, 3]
-    _refused("no 'reflectance' .*variables: temperature", path)
+    load_refused("no 'reflectance' .*variables: temperature", path)
     path = tmp_path / "flat.nc"
     with netCDF4.Dataset(path, "w") as nc:
         nc.createDimension("x", 3)
         nc.createDimension("y", 4)
         nc.createVariable("reflectance", "f4", ("x", "y"))[:] = np.ones((3, 4))
-    _refused("2 dimension", path)
+    load_refused("2 dimension", path)
 
 
 def test_truncated_and_garbage_refused_in_one_line(tmp_path):
     p = make_emit(tmp_path / "cut.nc")
     data = p.path.read_bytes()
     p.path.write_bytes(data[: len(data) // 2])
-    _refused("cannot read NetCDF", p.path)
+    load_refused("cannot read NetCDF", p.path)
     junk = tmp_path / "junk.nc"
     junk.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00garbage" * 20)
-    _refused("cannot read NetCDF", junk)
+    load_refused("cannot read NetCDF", junk)
 
 
 def test_max_bytes_and_header_peek(tmp_path):
     p = make_emit(tmp_path / "e.nc")
-    _refused("too large|needs .* MiB", p.path, max_bytes=1000)
+    load_refused("too large|needs .* MiB", p.path, max_bytes=1000)
     head = peek_cube(p.path)
     assert head.shape == (10, 8, 24) and head.itemsize == 4 and head.hwb() == (10, 8, 24)
     with pytest.raises(FersInputError, match="needs"):

@@ -13,15 +13,7 @@ from fers.errors import FersInputError
 from fers.io.cube import load_cube
 from fers.io.peek import peek_cube
 from fers.io.products.prisma import read
-from tests.io.make_products import make_prisma
-
-
-def _refused(match, path, **kw) -> str:
-    with pytest.raises(FersInputError, match=match) as e:
-        load_cube(path, **kw)
-    msg = str(e.value)
-    assert "\n" not in msg and path.name in msg
-    return msg
+from tests.io.make_products import load_refused, make_prisma
 
 
 def test_prisma_l2d(tmp_path):
@@ -68,19 +60,19 @@ def test_refusals_in_one_line(tmp_path):
     p = make_prisma(tmp_path / "cut.he5")
     data = p.path.read_bytes()
     p.path.write_bytes(data[: len(data) // 2])
-    _refused("cannot read", p.path)
+    load_refused("cannot read", p.path)
     other = tmp_path / "other.he5"
     with h5py.File(other, "w") as f:
         f["x"] = np.zeros(3)
-    _refused("not a PRISMA L2 product", other)
+    load_refused("not a PRISMA L2 product", other)
     l1 = tmp_path / "PRS_L1_STD_OFFL.he5"
     with h5py.File(l1, "w") as f:
         f["HDFEOS/SWATHS/PRS_L1_HCO/Data Fields/VNIR_Cube"] = np.zeros((2, 3, 2), np.uint16)
-    _refused("L1", l1)
+    load_refused("L1", l1)
     junk = tmp_path / "junk.he5"
     junk.write_bytes(b"not an hdf5 file at all" * 10)
-    _refused("cannot read HDF5", junk)
+    load_refused("cannot read HDF5", junk)
     q = make_prisma(tmp_path / "noscale.he5")
     with h5py.File(q.path, "a") as f:
         del f.attrs["L2ScaleSwirMax"]
-    _refused("L2ScaleSwirMax", q.path)
+    load_refused("L2ScaleSwirMax", q.path)
