@@ -29,8 +29,19 @@ import numpy as np
 
 from _repo import REPO  # noqa: E402
 
-sys.path.insert(0, str(REPO))
-from tests.io.make_products import EMIT_FILL, EMIT_GEOTRANSFORM, emit_glt  # noqa: E402
+
+def _products():
+    """``tests/io/make_products.py`` (the EMIT layout the reader tests use), loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_products", REPO / "tests" / "io" / "make_products.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+mp = _products()
+EMIT_FILL, EMIT_GEOTRANSFORM, emit_glt = mp.EMIT_FILL, mp.EMIT_GEOTRANSFORM, mp.emit_glt
 
 
 def write_granule(path: Path, rows: int, cols: int, bands: int, seed: int = 0, chunk: int = 64) -> None:

@@ -14,7 +14,7 @@ from fers.io.cube import load_cube
 from fers.io.formats import CUBE_EXTS, CUBE_FILE_EXTS
 from fers.io.peek import peek_cube
 from fers.io.products.emit import read
-from tests.io.make_products import load_refused, make_emit
+from tests.io.make_products import load_refused, truncate, make_emit
 
 
 def test_emit_l2a_reflectance(tmp_path):
@@ -72,10 +72,7 @@ def test_nc_without_a_cube_refused(tmp_path):
 
 
 def test_truncated_and_garbage_refused_in_one_line(tmp_path):
-    p = make_emit(tmp_path / "cut.nc")
-    data = p.path.read_bytes()
-    p.path.write_bytes(data[: len(data) // 2])
-    load_refused("cannot read NetCDF", p.path)
+    load_refused("cannot read NetCDF", truncate(make_emit(tmp_path / "cut.nc").path))
     junk = tmp_path / "junk.nc"
     junk.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00garbage" * 20)
     load_refused("cannot read NetCDF", junk)

@@ -10,13 +10,7 @@ from rasterio.crs import CRS
 from fers.errors import FersInputError
 from fers.io.cube import load_cube
 from fers.io.products.enmap import find_metadata_xml
-from tests.io.make_products import ENMAP_NAME, make_enmap
-
-
-def _one_line_refusal(match, path):
-    with pytest.raises(FersInputError, match=match) as e:
-        load_cube(path)
-    assert "\n" not in str(e.value) and str(path.name) in str(e.value)
+from tests.io.make_products import ENMAP_NAME, load_refused, make_enmap, truncate
 
 
 def test_enmap_l2a_pair(tmp_path):
@@ -78,10 +72,7 @@ def test_corrupt_xml_and_truncated_image_refused(tmp_path):
     with pytest.raises(FersInputError, match="not well-formed XML") as e:
         load_cube(p.path)
     assert "\n" not in str(e.value)
-    q = make_enmap(tmp_path / "b")
-    data = q.path.read_bytes()
-    q.path.write_bytes(data[: len(data) // 2])
-    _one_line_refusal("cannot read TIFF", q.path)
+    load_refused("cannot read TIFF", truncate(make_enmap(tmp_path / "b").path))
 
 
 def test_header_peek_says_scaled_enmap_is_not_memory_mapped(tmp_path):
