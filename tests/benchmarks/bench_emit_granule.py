@@ -35,7 +35,7 @@ def _products():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_products", REPO / "tests" / "io" / "make_products.py")
-    mod = importlib.util.module_from_spec(spec)
+    mod = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # its dataclasses look it up there
     spec.loader.exec_module(mod)
     return mod
 
