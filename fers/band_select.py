@@ -29,21 +29,33 @@ from fers.errors import FersInputError
 WATER_WINDOWS_NM = ((1340.0, 1450.0), (1790.0, 1960.0))
 
 
+def _inside(wl: np.ndarray, ranges) -> np.ndarray:
+    """``(B,)`` bool: centres ``wl (B,)`` inside any ``(lo, hi)`` of ``ranges`` (inclusive)."""
+    return np.any([(wl >= lo) & (wl <= hi) for lo, hi in ranges], axis=0)
+
+
 def water_bands(wavelengths) -> np.ndarray:
     """``(B,)`` bool: centres inside :data:`WATER_WINDOWS_NM`."""
-    wl = np.asarray(wavelengths, dtype=np.float64)
-    return np.any([(wl >= lo) & (wl <= hi) for lo, hi in WATER_WINDOWS_NM], axis=0)
+    return _inside(np.asarray(wavelengths, dtype=np.float64), WATER_WINDOWS_NM)
+
+
+def band_masks(n_bands: int, wavelengths=None, bad_bands=None, keep_bad: bool = False):
+    """``(bad, water, drop)``, each ``(B,)`` bool: the bands the file marks bad, the others inside the
+    water-vapour windows (wavelengths known), and those dropped (both, none with ``keep_bad``).
+    ``wavelengths``/``bad_bands`` of another length than ``n_bands`` are refused in one line."""
+    wl = _checked(wavelengths, n_bands, "wavelengths")
+    bad = _checked(bad_bands, n_bands, "bad-band list")
+    bad = np.zeros(n_bands, bool) if bad is None else bad.astype(bool)
+    water = water_bands(wl) & ~bad if wl is not None else np.zeros(n_bands, bool)
+    return bad, water, np.zeros(n_bands, bool) if keep_bad else (bad | water)
 
 
 def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None,
                   keep_bad: bool = False) -> tuple[BandSpec, list[str]]:
     """``(spec, notes)``: ``spec`` resolved against a B-band scene's ``wavelengths (B,)`` in nm and
     ``bad_bands (B,)`` bool (either may be None). See the module docstring for the rules."""
-    wl = _checked(wavelengths, n_bands, "wavelengths")
-    bad_file = _checked(bad_bands, n_bands, "bad-band list")
-    bad_file = np.zeros(n_bands, bool) if bad_file is None else bad_file.astype(bool)
-    water = water_bands(wl) & ~bad_file if wl is not None else np.zeros(n_bands, bool)
-    drop = np.zeros(n_bands, bool) if keep_bad else (bad_file | water)
+    bad_file, water, drop = band_masks(n_bands, wavelengths, bad_bands, keep_bad)
+    wl = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64).ravel()
     notes = []
     if drop.any():
         parts = [f"{int(bad_file.sum())} marked bad in the file"] if bad_file.any() else []
@@ -59,8 +71,7 @@ def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None
         if wl is None:
             raise FersInputError(f"band spec {spec.describe()} selects by wavelength, but the file records no "
                                  "wavelengths; use band numbers (START:STOP) instead")
-        inside = np.any([(wl >= lo) & (wl <= hi) for lo, hi in spec.ranges], axis=0)
-        idx = np.flatnonzero(inside & ~drop)
+        idx = np.flatnonzero(_inside(wl, spec.ranges) & ~drop)
         if idx.size < 2:
             raise FersInputError(f"band spec {spec.describe()} selects {idx.size} usable band(s) (the file's "
                                  f"wavelengths span {wl.min():g}-{wl.max():g} nm); at least 2 are needed")

@@ -34,7 +34,7 @@ band indices used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -72,16 +72,12 @@ class BandSpec:
         if self.kind in ("all", "auto"):
             return self.kind
         if self.kind == "nm":
-            return ",".join(f"{_num(lo)}-{_num(hi)}nm" for lo, hi in self.ranges or ())
+            return ",".join(f"{lo:g}-{hi:g}nm" for lo, hi in self.ranges or ())
         if self.kind == "count":
             return str(self.count)
         if self.kind == "range":
             return f"{self.start}:{'' if self.stop is None else self.stop}"
         return ",".join(str(i) for i in self.indices or ())
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
 
 
 BAND_SPEC_RULE = ("use 'auto', 'all', a count N >= 2, a range 'START:STOP' (0-based, either end may be left out), "
@@ -169,12 +165,18 @@ def _index(text: str) -> int:
     return int(text)
 
 
-def select_bands(cube: np.ndarray, spec: BandSpec) -> np.ndarray:
-    """Take a range or list of bands from ``(H, W, B)`` (``all``/``count`` return the cube unchanged)."""
-    b = cube.shape[-1]
+def _require_resolved(spec: BandSpec) -> None:
+    """Refuse a wavelength spec or a bad-band ``keep`` that :func:`fers.band_select.resolve_bands` has
+    not turned into band indices (a bare array carries no wavelengths)."""
     if spec.kind == "nm" or spec.keep is not None:
         raise FersInputError(f"band spec {spec.describe()} needs the scene's wavelengths or bad-band list "
                              "(fers.band_select.resolve_bands); this cube has none")
+
+
+def select_bands(cube: np.ndarray, spec: BandSpec) -> np.ndarray:
+    """Take a range or list of bands from ``(H, W, B)`` (``all``/``count`` return the cube unchanged)."""
+    b = cube.shape[-1]
+    _require_resolved(spec)
     if spec.kind == "range":
         if spec.start >= b:
             raise FersInputError(f"band range {spec.describe()} starts beyond the cube's {b} bands")
@@ -263,8 +265,7 @@ def planned_bands(spec: BandSpec, b: int, model_bands: int | None = None,
     cube)`` -- a band list or an interpolation copies, a range or the first N bands is a view."""
     if spec.keep is not None:  # bad bands dropped first: a view for one run of bands, else a copy
         run = len(spec.keep) == spec.keep[-1] - spec.keep[0] + 1
-        sel, n, copies = planned_bands(BandSpec(spec.kind, spec.count, spec.start, spec.stop, spec.indices,
-                                                spec.ranges), len(spec.keep), model_bands, adapter)
+        sel, n, copies = planned_bands(replace(spec, keep=None), len(spec.keep), model_bands, adapter)
         return sel, n, copies or not run
     if spec.kind == "all":
         return b, b, False
@@ -293,8 +294,7 @@ def prepare_bands(cube: np.ndarray, spec: BandSpec, model_bands: int | None = No
     """
     if adapter not in ADAPTERS:
         raise FersInputError(f"unknown band adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
-    if spec.kind == "nm" or spec.keep is not None:
-        select_bands(cube, spec)  # refuses: resolve it against the scene's wavelengths first
+    _require_resolved(spec)
     if spec.kind == "all":
         return cube, None, f"none (all {cube.shape[-1]} bands)"
     if spec.kind == "count":

@@ -18,6 +18,11 @@ LARGE_PIXELS = 1_000_000  # this many pixels or more: streamed path (fers.large)
 LARGE_MEMMAP_BYTES = 512 * 2**20  # files / memory maps whose float32 copy would exceed this: memory-mapped, streamed
 
 
+def is_mapped(cube) -> bool:
+    """A ``np.memmap``, or a lazy view of one that exposes its map (:class:`fers.band_select.BandView`)."""
+    return isinstance(cube, np.memmap) or getattr(cube, "_mmap", None) is not None
+
+
 def release_pages(cube) -> None:
     """Drop the resident pages of a *read-only* ``np.memmap`` from this process (no-op otherwise).
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fers.memmap import release_pages
+from fers.memmap import is_mapped, release_pages
 
 SCAN_CHUNK_BYTES = 64 * 2**20
 
@@ -107,7 +107,7 @@ def describe(nodata) -> str:
 def release_for(cube):
     """:func:`fers.memmap.release_pages` for a memory map (the ``release`` of :func:`scan_cube`
     and :class:`FilledCube`), None for other arrays."""
-    return release_pages if isinstance(cube, np.memmap) or getattr(cube, "_mmap", None) is not None else None
+    return release_pages if is_mapped(cube) else None
 
 
 def fill_invalid(cube: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> np.ndarray:

@@ -35,16 +35,18 @@ def output_kind(path) -> str:
     return "geotiff" if ext in TIFF_EXTS else "geojson" if ext in GEOJSON_EXTS else "npz"
 
 
-def check_outputs(paths, threshold="p99.9") -> None:
+def check_outputs(paths, threshold="p99.9"):
     """Refuse, before any work, output paths that cannot be written (a folder, a missing or read-only
-    folder, the same file twice) and a threshold that does not parse; one line each."""
+    folder, the same file twice) and a threshold that does not parse; one line each. Returns the
+    parsed threshold (:class:`fers.io.maps_out.Threshold`)."""
     from fers.io.maps_out import parse_threshold, writable_path
 
-    parse_threshold(threshold)
+    rule = parse_threshold(threshold)
     if len({str(Path(p).expanduser().resolve()) for p in paths}) != len(paths):
         raise FersInputError("the same output file is given twice")
     for p in paths:
         writable_path(p)
+    return rule
 
 
 def result_tags(result) -> dict:
@@ -62,10 +64,7 @@ def save_outputs(result, scene, paths, threshold="p99.9", ortho: bool = True, gt
     extension (module docstring). ``threshold``: the mask rule (``p99.9`` = the top 0.1 % of the
     default map's valid scores, or a score); ``ortho``: place GLT (EMIT) products on their map grid.
     ``gt``: the ground truth stored in an ``.npz`` (default ``scene.gt``)."""
-    from fers.io.maps_out import parse_threshold
-
-    check_outputs(paths, threshold)
-    rule = parse_threshold(threshold)
+    rule = check_outputs(paths, threshold)
     kinds = [output_kind(p) for p in paths]
     out, tiff = [], None
     for path, kind in zip(paths, kinds):

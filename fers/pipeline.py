@@ -20,7 +20,7 @@ from fers.bands import DEFAULT_ADAPTER, parse_band_spec, planned_bands, prepare_
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
 from fers.enhance import ModelUnavailable, make_enhancer, resolve_backend
 from fers.errors import FersInputError
-from fers.memmap import LARGE_MEMMAP_BYTES, LARGE_PIXELS  # module globals here: tests patch them
+from fers.memmap import LARGE_MEMMAP_BYTES, LARGE_PIXELS, is_mapped  # the limits: tests patch them here
 from fers.nodata import FilledCube, describe, fill_invalid, floor_invalid, release_for, scan_cube
 from fers.normalize import normalize_cube
 from fers.result import DetectResult
@@ -81,7 +81,7 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     fixed = _weights_bands(weights) if weights else None
     need_model = any(M.BY_NAME[m].needs_model for m in wanted)
     spec, notes = _resolve(spec, cube.shape[2], wavelengths, bad_bands, keep_bad_bands)
-    mapped = _mapped(cube)
+    mapped = is_mapped(cube)
     large = _plan(tuple(cube.shape), 0 if mapped else int(cube.nbytes), mapped, gt is not None, spec, fixed,
                   adapter, backend, detector, weights, wanted)  # the plan counts a copy the bad-band drop makes
     cube, spec, wl_used = _take(cube, spec, wavelengths, lazy=large)
@@ -187,11 +187,6 @@ def _take(cube, spec, wavelengths, lazy: bool):
     return cube, spec, wl
 
 
-def _mapped(cube) -> bool:
-    """A memory map, or a lazy band view of one (:class:`fers.band_select.BandView`)."""
-    return isinstance(cube, np.memmap) or getattr(cube, "_mmap", None) is not None
-
-
 def _scan(cube, nodata):
     """:func:`fers.nodata.scan_cube`, refusing a cube without valid pixels or with a single spectrum."""
     scan = scan_cube(cube, nodata, release=release_for(cube))
@@ -291,7 +286,7 @@ def _weights_bands(weights) -> int:
 def is_large(cube) -> bool:
     """True for scenes :func:`detect` streams: ``LARGE_PIXELS`` pixels or more, or a ``np.memmap`` whose
     float32 copy would exceed ``LARGE_MEMMAP_BYTES`` (small memmaps are simply read into memory)."""
-    return _large_shape(cube.shape, _mapped(cube))
+    return _large_shape(cube.shape, is_mapped(cube))
 
 
 def _large_shape(shape, memmap: bool) -> bool:

@@ -292,14 +292,11 @@ def band_notes(scene, bands, keep_bad) -> list[str]:
 def dropped_bands(scene, keep_bad):
     """``(B,)`` bool of the bands dropped as bad (the file's list, the water-vapour windows) before
     detection, or None when none are (``keep_bad``, or no band metadata): shaded in the spectrum plot."""
-    from fers.band_select import water_bands
+    from fers.band_select import band_masks
 
-    b = scene.cube.shape[2]
     if keep_bad or (scene.wavelengths is None and scene.bad_bands is None):
         return None
-    drop = np.zeros(b, bool) if scene.bad_bands is None else np.asarray(scene.bad_bands, dtype=bool).ravel()
-    if scene.wavelengths is not None:
-        drop = drop | water_bands(scene.wavelengths)
+    drop = band_masks(scene.cube.shape[2], scene.wavelengths, scene.bad_bands)[2]
     return drop if drop.any() else None
 
 

@@ -281,7 +281,7 @@ def wavelength_text(wavelengths) -> str | None:
 def band_summary(scene) -> str:
     """One line on a scene's bands and georeference, e.g. ``"60 bands, 381-2493 nm, 2 marked bad, 8 in
     the water-vapour windows; georeferenced (GeoTIFF (read by GDAL))"``."""
-    from fers.band_select import WATER_WINDOWS_NM, water_bands
+    from fers.band_select import WATER_WINDOWS_NM, band_masks
 
     h, w, b = scene.cube.shape
     parts = [f"{h} x {w} pixels, {b} bands"]
@@ -291,10 +291,10 @@ def band_summary(scene) -> str:
     else:
         parts.append("no wavelengths in the file")
         wl = None
-    bad = np.zeros(b, bool) if bad is None or len(bad) != b else np.asarray(bad, dtype=bool)
+    bad, water, _ = band_masks(b, wl, None if bad is None or len(bad) != b else bad)
     if bad.any():
         parts.append(f"{int(bad.sum())} marked bad")
-    if wl is not None and (water := water_bands(wl) & ~bad).any():
+    if water.any():
         windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in WATER_WINDOWS_NM)
         parts.append(f"{int(water.sum())} in the water-vapour windows ({windows} nm)")
     g = scene.georef
