@@ -334,10 +334,14 @@ def check_file_request(path, key=None, gt_path=None, gt_key=None, mmap: bool = F
     head = peek_cube(path, key)
     if head is None:
         return
+    if head.problem:
+        raise FersInputError(head.problem, path)
     mapped = mmap and head.mappable
     if not mapped:  # decoded whole, then converted to float32 (a .mat also holds its compressed bytes)
         extra = head.values * 4 + (Path(path).stat().st_size if head.fmt == "mat" else 0)
-        budget.check_decode(head.values, head.itemsize, extra, path)
+        budget.check_decode(head.values, head.itemsize, extra + head.aux_bytes, path)
+    elif head.aux_bytes:  # a GLT is decoded whole whatever the cube's path
+        budget.check_decode(head.aux_bytes // 8, 8, 0, path, "its GLT grid")
     if gt_path is not None and (g := peek_gt(gt_path, gt_key)) is not None:
         budget.check_decode(g.values, g.itemsize, g.values, gt_path, "ground truth")
     shape = head.hwb()

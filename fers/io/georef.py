@@ -39,6 +39,26 @@ class Georef:
         return self.source or "georeferenced"
 
 
+GLT_MAX_RATIO = 16  # a GLT map grid may have at most this many cells per cube pixel
+
+
+def check_glt_size(shape, rows: int, cols: int) -> str | None:
+    """The problem with a GLT map grid of ``shape`` ``(Ho, Wo)`` for a ``rows x cols`` cube, from shapes
+    alone (before it is decoded), or None. A real swath's ortho grid is a small multiple of its pixels
+    (the swath's rotation and pixel spreading: about 2-3x for EMIT); one over ``GLT_MAX_RATIO`` times the
+    cube is not this cube's GLT and would cost memory (two int arrays) and output size out of all
+    proportion to the scene."""
+    cells = 1
+    for s in shape:
+        cells *= int(s)
+    pixels = max(int(rows) * int(cols), 1)
+    if cells > GLT_MAX_RATIO * pixels:
+        dims = "x".join(str(int(s)) for s in shape)
+        return (f"GLT map grid {dims} has {cells:,} cells, {cells / pixels:,.0f}x the cube's {rows}x{cols} pixels "
+                f"(at most {GLT_MAX_RATIO}x is read): it does not belong to this cube")
+    return None
+
+
 def check_glt(glt_x: np.ndarray, glt_y: np.ndarray, rows: int, cols: int) -> str | None:
     """The problem with a GLT for a ``rows x cols`` cube, or None: equal 2-D shapes, integer
     values, 1-based indices within the cube (0 or negative = no data)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fers.errors import FersInputError
+from fers.io.georef import check_glt_size
 
 PICKLED_NPY = "the .npy holds Python objects (pickled); only plain numeric arrays are read"
 
@@ -34,12 +35,16 @@ MAT_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "ui
 @dataclass(frozen=True)
 class Header:
     """What a header says: ``shape`` as stored, bytes per value, whether the reader can memory-map
-    the data (no decoding: ``.npy``, ENVI, uncompressed contiguous TIFF), and the format name."""
+    the data (no decoding: ``.npy``, ENVI, uncompressed contiguous TIFF), the format name, the bytes of
+    auxiliary arrays the reader decodes whatever the cube's path (``aux_bytes``), and a ``problem``
+    that refuses the file before anything is decoded."""
 
     shape: tuple
     itemsize: int
     mappable: bool
     fmt: str
+    aux_bytes: int = 0  # arrays the reader decodes beside the cube (an EMIT GLT), in bytes
+    problem: str | None = None  # a refusal found in the header (a GLT out of proportion to the cube)
 
     @property
     def values(self) -> int:
@@ -147,10 +152,25 @@ def _netcdf(path: Path) -> Header | None:
             name, _ = cube_variable(list(f.keys()))
             ds = f[name]
             shape, itemsize = tuple(ds.shape), np.dtype(ds.dtype).itemsize
+            glt = _glt_shapes(f)
     except Exception:
         return None
+    if len(shape) != 3:
+        return None
     # mappable: with mmap the reader spills a big cube into a temporary memory map (fers.memmap.spill)
-    return Header(shape, itemsize, True, "netcdf") if len(shape) == 3 else None
+    problem = check_glt_size(glt[0], shape[0], shape[1]) if glt else None
+    aux = sum(8 * int(np.prod(s)) for s in glt)  # decoded as int64 at most
+    return Header(shape, itemsize, True, "netcdf", aux_bytes=aux, problem=problem)
+
+
+def _glt_shapes(f) -> list[tuple]:
+    """Shapes of the ``location`` group's ``glt_x`` and ``glt_y`` (empty when there is no GLT)."""
+    from fers.io.products.emit import LOCATION_GROUP
+
+    loc = f.get(LOCATION_GROUP)
+    if loc is None or "glt_x" not in loc or "glt_y" not in loc:
+        return []
+    return [tuple(loc["glt_x"].shape), tuple(loc["glt_y"].shape)]
 
 
 def _he5(path: Path) -> Header | None:

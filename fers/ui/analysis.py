@@ -26,6 +26,21 @@ def threshold_mask(score: np.ndarray, threshold: float) -> np.ndarray:
     return mask
 
 
+def rule_threshold(score: np.ndarray, rule: str) -> float:
+    """The slider value (a threshold on the min-max map, eq. 20-21) of a mask rule such as ``"p99.9"``
+    (the downloads' rule: the top 0.1 % of the valid scores), rounded down to the slider's 0.001 step
+    so the mask keeps every pixel the rule flags."""
+    from fers.io.maps_out import parse_threshold
+
+    score = np.asarray(score, dtype=np.float64)
+    valid = score[np.isfinite(score)]
+    lo, hi = (float(valid.min()), float(valid.max())) if valid.size else (0.0, 0.0)
+    if hi <= lo:
+        return 0.0
+    t = (parse_threshold(rule).value(valid) - lo) / (hi - lo)
+    return float(np.clip(np.floor(t * 1000) / 1000, 0.0, 1.0))
+
+
 def mask_summary(mask: np.ndarray, gt) -> str:
     """One line: detected pixels, and with GT the detection rate and false-alarm rate at this threshold."""
     n = int(mask.sum())

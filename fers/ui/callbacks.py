@@ -24,7 +24,9 @@ from fers.errors import FersInputError
 from fers.ui import analysis, results
 from fers.ui.inputs import (AUTO, NONE, as_paths, band_summary, check_upload, half_pair, load_scene,
                             mat_key_choices, pair_key, settle_upload, staged_cube, upload_scene, wavelength_text)
+from fers.ui import gate, worker
 from fers.ui.tempdirs import discard_uploads, trim_memory
+from fers.ui.worker import WorkerLost
 
 log = logging.getLogger("fers.app")
 
@@ -34,6 +36,7 @@ EXAMPLES = {
     "Urban-3 (AVIRIS, 191 bands)": "abu-urban-3.mat",
     "Beach-4 crop (ROSIS, 102 bands)": "abu-beach-4-crop100.mat",
 }
+EXAMPLE_FILES = {f: EXAMPLES_DIR / f for f in EXAMPLES.values()}  # what the gate accepts as an example copy
 BAND_MODES = ("model bands from start", "band range", "all bands (RX only)", "auto (measured default)",
               "wavelength range (nm)")
 DEFAULT_BAND_MODE = BAND_MODES[3]  # bands "auto": RX on every band, the models on the adapted cube
@@ -42,12 +45,13 @@ DEFAULT_WAVELENGTHS = "400-2500nm"  # the box's text until an upload with wavele
 DETECTORS = (("global RX", "rx"), ("local RX (dual window)", "lrx"))
 
 RUN_OUTPUTS = ("status", "preview", "map_rx", "map_spectral", "map_spatial", "map_fused", "auc_table",
-               "roc_plot", "timing_table", "downloads", "mask_image", "mask_text", "state")
+               "roc_plot", "timing_table", "downloads", "mask_image", "mask_text", "state", "threshold")
 KEY_OUTPUTS = ("cube_key", "gt_key", "file_info", "band_nm")
 UPLOAD_OUTPUTS = ("cube_files", "cube_seen") + KEY_OUTPUTS
 EXAMPLE_OUTPUTS = ("cube_files", "gt_file", "cube_seen") + KEY_OUTPUTS
-FAILURE_OUTPUTS = ("cube_files", "gt_file") + RUN_OUTPUTS
+FAILURE_OUTPUTS = ("cube_files", "gt_file") + RUN_OUTPUTS + KEY_OUTPUTS
 
+UNEXPECTED = "the request failed on the server (an internal error, logged there); try again or report it"
 _DIR_PART = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^\s/\\:'\"]+[/\\])+")
 
 
@@ -77,13 +81,15 @@ def user_errors(fn=None, *, page: bool = True):
             raise
         except FersInputError as e:
             raise gr.Error(line(e), duration=None, print_exception=False) from None
-        except MemoryError:
-            raise gr.Error("not enough memory for this scene; crop it or select fewer bands",
+        except MemoryError as e:
+            raise gr.Error(str(e) if str(e).startswith("not enough memory") else
+                           "not enough memory for this scene; crop it or select fewer bands",
                            duration=None, print_exception=False) from None
-        except Exception as e:  # unexpected: log the traceback on the server, show one line in the page
+        except WorkerLost as e:
+            raise gr.Error(line(e), duration=None, print_exception=False) from None
+        except Exception:  # unexpected: the traceback goes to the server log, the page gets one plain line
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(line(f"unexpected error ({type(e).__name__}): {e}"), duration=None,
-                           print_exception=False) from None
+            raise gr.Error(UNEXPECTED, duration=None, print_exception=False) from None
         finally:
             trim_memory()  # a big request's freed memory goes back to the system, not kept by the server
 
@@ -123,18 +129,23 @@ def band_spec_from_controls(mode: str, model_n, start, band_range: str, band_nm:
     return str(n) if s == 0 else f"{s}:{s + n}"
 
 
-def _key_updates(path, scene=None):
+def _key_updates(path, info=None):
     """The key dropdowns, the file-info line and the wavelength box (``KEY_OUTPUTS``) for a cube file
-    (None: emptied). ``scene``: the file read by :func:`fers.ui.inputs.upload_scene`, for its band
-    metadata; the wavelength box gets the file's span when it has wavelengths, else stays as it is."""
-    cubes, planes, desc = mat_key_choices(path) if path is not None else ([], [], "")
+    (None: emptied). ``info``: :func:`fers.ui.jobs.describe_upload` of the file (key choices, band
+    line, wavelength span); the wavelength box gets the file's span when it has wavelengths, else
+    stays as it is."""
+    if path is None:
+        info = {"cubes": [], "planes": [], "desc": ""}
+    elif info is None:  # a bundled example: read here (trusted, small)
+        cubes, planes, desc = mat_key_choices(path)
+        info = {"cubes": cubes, "planes": planes, "desc": desc}
+    cubes, planes, desc = info["cubes"], info["planes"], info["desc"]
     cube_up = gr.update(choices=[AUTO] + cubes, value=AUTO, interactive=len(cubes) > 1)
     gt_up = gr.update(choices=[AUTO, NONE] + planes, value=AUTO, interactive=bool(planes))
     lines = [f"Arrays in the file: {desc}"] if desc else []
-    nm = None
-    if scene is not None:
-        lines.insert(0, f"**File** `{html.escape(Path(path).name)}`: {html.escape(band_summary(scene))}")
-        nm = wavelength_text(scene.wavelengths)
+    if info.get("summary"):
+        lines.insert(0, f"**File** `{html.escape(Path(path).name)}`: {html.escape(info['summary'])}")
+    nm = info.get("wavelengths")
     return cube_up, gt_up, "\n\n".join(lines), (gr.update(value=nm) if nm else gr.update())
 
 
@@ -151,13 +162,15 @@ HALF_PAIR = {"envi": "ENVI: now add the header's data file (or the .hdr of the d
 def on_cube_upload(files, seen=None):
     """An upload replaces what the cube box held before (an example, an earlier file; the two files of an
     ENVI or EnMAP pair stay together, see :func:`fers.ui.inputs.settle_upload`); ``seen`` is the box's
-    list after the previous upload (a ``gr.State``). The file is checked from its header, then read
-    for its band metadata (:func:`fers.ui.inputs.upload_scene`); refused ones are deleted at once.
+    list after the previous upload (a ``gr.State``). The files pass the gate (:mod:`fers.ui.gate`), then
+    the cube is checked from its header and read for its band metadata in a worker
+    (:func:`fers.ui.jobs.describe_upload`); refused ones are deleted at once.
     Fills the key dropdowns from a ``.mat`` (other formats: keys disabled), the file-info line (bands,
     wavelength span, bad bands, georeference) and the wavelength box (the file's span).
     Outputs: ``UPLOAD_OUTPUTS``."""
     if not files:
         return (gr.update(), []) + _key_updates(None)
+    files = [str(p) for p in gate.uploaded(files, "cube", examples=EXAMPLE_FILES)]
     kept, replaced = settle_upload(files, seen, EXAMPLES.values())
     _discard(replaced)
     box, now = _box(kept, files), [str(p) for p in kept]
@@ -165,9 +178,8 @@ def on_cube_upload(files, seen=None):
         return (box, now) + _key_updates(None)[:2] + (HALF_PAIR[half], gr.update())
     lone_enmap = len(kept) == 1 and (pair_key(kept[0]) or ("",))[0] == "enmap"
     try:
-        with staged_cube(kept) as cube:
-            check_upload(cube)
-            keys = _key_updates(cube, upload_scene(cube))
+        with staged_cube(kept) as (cube, _):
+            keys = _key_updates(cube, worker.run("describe_upload", cube))
     except FersInputError as e:
         _discard(kept)  # refused: deleted now, not when the cache is next cleaned
         if lone_enmap:  # read as a plain GeoTIFF: raw DN, no-data bands
@@ -204,10 +216,19 @@ def load_example(name: str):
 def after_failure(files, gt_file):
     """After a failed upload or run: the boxes drop files that were deleted (refused), and the results
     panel is cleared, so the previous scene's maps are not shown as if they were the current result."""
-    gone = lambda f: bool(as_paths(f)) and not all(p.is_file() for p in as_paths(f))  # noqa: E731
+    gone = lambda f: bool(as_paths(f)) and not _passes_gate(f)  # noqa: E731
     cube_up = gr.update(value=None) if gone(files) else gr.update()
     gt_up = gr.update(value=None) if gone(gt_file) else gr.update()
-    return (cube_up, gt_up) + cleared_results()
+    keys = _key_updates(None) if gone(files) else (gr.update(),) * len(KEY_OUTPUTS)  # no stale file line
+    return (cube_up, gt_up) + cleared_results() + keys
+
+
+def _passes_gate(files) -> bool:
+    try:
+        gate.uploaded(files, "file", examples=EXAMPLE_FILES)
+        return True
+    except FersInputError:
+        return False
 
 
 def cleared_results() -> tuple:
@@ -215,62 +236,26 @@ def cleared_results() -> tuple:
     status = ("**No current result**: the last action failed (the message says why). Upload a cube or click "
               "an example, then press **Detect anomalies**.")
     empty = {"status": status, "auc_table": gr.update(value=[], headers=["method", "AUC(D,F)"]),
-             "timing_table": gr.update(value=[], headers=["stage", "seconds"]), "mask_text": ""}
+             "timing_table": gr.update(value=[], headers=["stage", "seconds"]), "mask_text": "",
+             "threshold": gr.update()}
     return tuple(empty.get(k) for k in RUN_OUTPUTS)
 
 
 def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows, weights=None, keep_bad=False):
-    """Check, load and detect; ``result.seconds`` gets the loading time as its first stage, ``load``.
-    The scene's band metadata goes to :func:`fers.pipeline.detect` as the command line passes it
-    (:func:`fers.scenes.detect_file`): its wavelengths, bad bands and no-data value; bad bands and the
-    water-vapour windows are dropped unless ``keep_bad``.
-
-    Before anything is decoded the files' headers are checked against the app's limits and the memory
-    budget (:func:`fers.pipeline.check_file_request`); a cube or ground truth that cannot be read is
-    deleted from the upload cache at once. Every refusal names the file."""
-    from fers.pipeline import check_file_request, detect
-
-    t = time.perf_counter()
-    gt_paths = as_paths(gt_file)
-    args = dict(bands=bands, backend=backend, detector=detector, weights=weights or None)
-    uploads = as_paths(files) + gt_paths
-    with staged_cube(files) as cube_path:
-        key = None if cube_key in (None, "", AUTO, NONE) else cube_key
-        with _delete_if_refused(uploads):  # over the app's limits: the file itself is refused
-            check_upload(cube_path, key)
-        # the memory the chosen settings need: the file is fine, other settings may fit
-        check_file_request(cube_path, key=key, gt_path=gt_paths[0] if gt_paths else None, mmap=True, **args)
-        with _delete_if_refused(uploads):  # unreadable, or a ground truth of another size
-            scene = load_scene(cube_path, cube_key, gt_file, gt_key)
-    load_s = time.perf_counter() - t
-    try:
-        result = detect(scene.cube, scene.gt, windows=windows, name=scene.name, nodata=scene.nodata,
-                        wavelengths=scene.wavelengths, bad_bands=scene.bad_bands, keep_bad_bands=bool(keep_bad),
-                        **args)
-    except FersInputError as e:
-        raise FersInputError(str(e), Path(cube_path).name if e.path is None else None) from None
-    result.seconds = {"load": load_s, **result.seconds}
-    return scene, result
+    """Stage the request's files under its own name and detect in a worker
+    (:func:`fers.ui.jobs.detect_upload`) -> ``(scene, result)``. ``files``, ``gt_file`` and ``weights``
+    have passed the gate. Every refusal names the file."""
+    with staged_cube(files, gt_file) as (cube_path, gt_path):
+        return worker.run("detect_upload", cube_path, cube_key, gt_path, gt_key, bands, backend, detector, windows,
+                          weights, keep_bad)
 
 
-@contextmanager
-def _delete_if_refused(uploads):
-    """Delete at once the uploads a FersInputError in the block names (an ENVI or EnMAP pair goes as a whole)."""
-    try:
-        yield
-    except FersInputError as e:
-        named = _plain(e).split(":", 1)[0].strip()
-        files = [p for p in uploads if p.name == named]
-        key = pair_key(files[0]) if files else None
-        _discard(files + [p for p in uploads if files and p not in files and (
-            p.stem == files[0].stem or (key is not None and pair_key(p) == key))])
-        raise
-
-
-def _weights_path(upload, text) -> str | None:
-    """A user checkpoint: the uploaded ``.pt`` (wins), else a local path typed in the text box."""
-    path = getattr(upload, "name", upload) or (str(text).strip() if text else "")
-    return str(path) if path else None
+def _weights_path(upload, text, api: bool = False) -> Path | None:
+    """A user checkpoint: the uploaded ``.pt`` (wins; through the gate), else a server path typed in the
+    box (local mode only, :func:`fers.ui.gate.server_path`)."""
+    if upload:
+        return gate.uploaded(upload, "checkpoint", api=api)[0]
+    return gate.server_path(text, "checkpoint path")
 
 
 def band_notes(scene, bands, keep_bad) -> list[str]:
@@ -355,19 +340,23 @@ def _status(scene, result, bands, fused_name, notes=(), downloads=None) -> str:
 
 @user_errors
 def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_start, band_range, fusion_choice,
-                  backend, detector, windows_text, threshold, weights_file=None, weights_text="", band_nm="",
+                  backend, detector, windows_text, threshold=None, weights_file=None, weights_text="", band_nm="",
                   keep_bad_bands=False, progress=gr.Progress(track_tqdm=True)):
     """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order. Every stage that can
-    take a while shows a tqdm bar (:mod:`fers.progress`), which ``track_tqdm`` puts into the page.
-    ``band_nm``: the wavelength box (used in the wavelength mode); ``keep_bad_bands``: the checkbox
-    (off: the file's bad bands and the water-vapour windows are dropped, as on the command line)."""
+    take a while shows a progress bar (:mod:`fers.progress`). ``band_nm``: the wavelength box (used in the
+    wavelength mode); ``keep_bad_bands``: the checkbox (off: the file's bad bands and the water-vapour
+    windows are dropped, as on the command line). ``threshold`` is not used: each run sets the slider to
+    the downloads' mask rule (:data:`fers.ui.results.MAPS_THRESHOLD`) on the map in the fused slot."""
     bands = band_spec_from_controls(band_mode, model_n, band_start, band_range, band_nm)
     windows = parse_windows(windows_text) if detector == "lrx" else DEFAULT_WINDOWS
+    files = gate.uploaded(files, "cube", examples=EXAMPLE_FILES)
+    gt_paths = gate.uploaded(gt_file, "ground truth", optional=True)
+    weights = _weights_path(weights_file, weights_text)
     kept, _ = settle_upload(files, examples=EXAMPLES.values())  # an example goes when the user's own file is there
     progress(0, desc="loading")
     with fers_progress.shown():
-        scene, result = _detect(kept, cube_key, gt_file, gt_key, bands, backend, detector, windows,
-                                _weights_path(weights_file, weights_text), keep_bad_bands)
+        scene, result = _detect(kept, cube_key, gt_paths, gt_key, bands, backend, detector, windows, weights,
+                                keep_bad_bands)
     gt = scene.gt if result.auc is not None else None
     fused_name = results.fused_method(fusion_choice, result)
     notes = band_notes(scene, bands, keep_bad_bands)
@@ -379,19 +368,22 @@ def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_sta
     timing = results.timing_rows(result)
     auc_table = gr.update(value=rows, headers=headers) if gt is not None else gr.update(
         value=[[m, None] for m in result.maps], headers=["method", "AUC (no ground truth)"])
-    written = results.write_downloads(result, gt, scene.name, scene)
+    mask_src = fused_name if fused_name in result.maps else "rx"
+    written = results.write_downloads(results.as_shown(result, mask_src), gt, scene.name, scene)
     files_out = gr.update(value=[str(w.path) for w in written], label=results.downloads_label(written))
     k = analysis.preview_upscale(*scene.cube.shape[:2])
     preview = plots.false_colour(scene.cube, scene.wavelengths, upscale=k)
-    mask_src = fused_name if fused_name in result.maps else "rx"
-    mask_img, mask_txt = analysis.mask_image(result.maps[mask_src], threshold, gt, mask_src)
+    thr = analysis.rule_threshold(result.maps[mask_src], results.MAPS_THRESHOLD)
+    mask_img, mask_txt = analysis.mask_image(result.maps[mask_src], thr, gt, mask_src)
     state = {"cube": scene.cube, "wavelengths": scene.wavelengths, "gt": gt, "maps": result.maps,
              "mask_src": mask_src, "upscale": k, "cube_used": result.cube_used, "f_spe": result.f_spe,
              "f_spa": result.f_spa, "name": scene.name, "dropped": dropped_bands(scene, keep_bad_bands)}
     phrases = [d for w in written if (d := results.describe_written(w))]
     status = _status(scene, result, bands, fused_name, notes, phrases)
+    slider = gr.update(value=thr, label=f"Threshold on the min-max {mask_src} map (set to {thr:.3f} = the top 0.1 %, "
+                                        f"{results.MAPS_THRESHOLD}, as in the downloads)")
     return (status, preview, *maps, auc_table,
-            results.roc_plot(result, gt), timing, files_out, mask_img, mask_txt, state)
+            results.roc_plot(result, gt), timing, files_out, mask_img, mask_txt, state, slider)
 
 
 @user_errors
@@ -443,13 +435,14 @@ def api_detect(cube: FileData | list[FileData], gt: FileData | None = None, band
 
 @user_errors(page=False)
 def _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights, keep_bad_bands=False):
-    path = lambda f: None if f is None else (f.get("path") if isinstance(f, dict) else str(f))  # noqa: E731
-    files = [path(f) for f in cube] if isinstance(cube, list) else [path(cube)]
-    try:
-        windows_t = parse_windows(windows or "5,15")
-        key = lambda k: AUTO if (k or "auto").strip().lower() in ("auto", AUTO) else k  # noqa: E731
-        scene, result = _detect(files, key(cube_key), path(gt), key(gt_key), str(bands or "auto").strip(),
-                                backend or "onnx", detector or "rx", windows_t, path(weights), bool(keep_bad_bands))
-        return results.summary_json(result, fusion)
-    finally:  # each API call uploads its own files: once answered (or refused) they go
-        _discard([p for p in files + [path(gt), path(weights)] if p])
+    files = gate.uploaded(cube, "cube", api=True)
+    gt_paths = gate.uploaded(gt, "ground truth", api=True, optional=True)
+    if isinstance(weights, str) and weights.strip():
+        weights_path = gate.server_path(weights, "weights")  # a server path: local mode only
+    else:
+        weights_path = gate.uploaded(weights, "weights", api=True)[0] if weights else None
+    windows_t = parse_windows(windows or "5,15")
+    key = lambda k: AUTO if (k or "auto").strip().lower() in ("auto", AUTO) else k  # noqa: E731
+    scene, result = _detect(files, key(cube_key), gt_paths, key(gt_key), str(bands or "auto").strip(),
+                            backend or "onnx", detector or "rx", windows_t, weights_path, bool(keep_bad_bands))
+    return results.summary_json(result, fusion)

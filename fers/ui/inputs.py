@@ -3,8 +3,8 @@
 * :func:`settle_upload` decides what the cube box keeps after an upload (an upload replaces an example or
   an earlier file; an ENVI header and its data file stay together, and so do an EnMAP
   ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML``).
-* :func:`pick_cube_file` checks an upload and picks its cube file; :func:`staged_cube` also links the
-  two files of an ENVI or EnMAP pair side by side into a per-request temp dir so the reader finds them.
+* :func:`pick_cube_file` checks an upload and picks its cube file; :func:`staged_cube` links the
+  request's files into a per-request temp dir (the two files of an ENVI or EnMAP pair side by side).
 * :func:`check_upload` refuses a file from its header (value limit, pickled ``.npy``) before decoding.
 * :func:`band_summary` / :func:`wavelength_text`: the one-line band metadata of a loaded scene and its
   wavelength span in the band-spec grammar, for the page after an upload.
@@ -99,25 +99,27 @@ def _enmap_image(paths: list[Path], xmls: list[Path]) -> Path:
 
 
 @contextmanager
-def staged_cube(files):
-    """The path of the cube to load from one or more uploaded files (checked by :func:`pick_cube_file`),
-    for the duration of the block.
+def staged_cube(files, gt=None):
+    """``(cube path, GT path or None)`` to load, for the duration of the block: every file of this
+    request (checked by :func:`pick_cube_file`) is linked (copied where links are not possible) into a
+    directory of this request's own, removed when the block ends.
 
-    One ``.mat``/``.npy``/``.tif``/``.nc``/``.he5`` file is used as is. For ENVI the user uploads the
-    ``.hdr`` and its data file together, for EnMAP the ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML``
-    (Gradio keeps each upload in a folder of its own); both are linked (copied where links are not
-    possible) side by side into a per-request directory, removed when the block ends, so the reader
-    finds the second file beside the first.
+    So concurrent requests on the same upload never share or remove each other's files, and an ENVI
+    ``.hdr`` and its data file, or an EnMAP ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML`` (Gradio
+    keeps each upload in a folder of its own), sit side by side, where the reader looks for them.
     """
     cube = pick_cube_file(files)
     paths = as_paths(files)
-    if len(paths) < 2:
-        yield cube
-        return
-    with request_dir("envi" if cube.suffix.lower() == ".hdr" else "enmap") as stage:
+    gt_paths = as_paths(gt)
+    with request_dir("request") as stage:
         for p in paths:
             link_or_copy(p, stage / p.name)
-        yield stage / cube.name
+        staged_gt = None
+        if gt_paths:
+            (stage / "gt").mkdir()
+            staged_gt = stage / "gt" / gt_paths[0].name
+            link_or_copy(gt_paths[0], staged_gt)
+        yield stage / cube.name, staged_gt
 
 
 def pair_key(p: Path) -> tuple | None:

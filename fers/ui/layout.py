@@ -5,6 +5,7 @@ API endpoint ``/detect`` (hidden components, callable with ``gradio_client``).
 import gradio as gr
 
 from fers.ui import callbacks as cb
+from fers.ui import gate
 from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.ui.inputs import AUTO, NONE
 from fers.ui.limits import cache_cleanup
@@ -23,9 +24,10 @@ def _inputs(c: dict) -> None:
     gr.Markdown("### 1. Scene")
     with gr.Row():
         c["example_buttons"] = [gr.Button(name, size="sm", elem_classes="example-btn") for name in cb.EXAMPLES]
-    c["cube_files"] = gr.File(label="Cube file (ENVI: the .hdr and its data file together; EnMAP: the "
-                                    "SPECTRAL_IMAGE.TIF and its METADATA.XML together)",
-                              file_count="multiple", file_types=CUBE_TYPES, elem_id="cube-files", height=140)
+    c["cube_files"] = gr.File(label="Cube file", file_count="multiple", file_types=CUBE_TYPES, elem_id="cube-files",
+                              height=140)
+    gr.Markdown("ENVI: the `.hdr` and its data file together; EnMAP: the `SPECTRAL_IMAGE.TIF` and its "
+                "`METADATA.XML` together.", elem_id="cube-hint")
     c["cube_key"] = gr.Dropdown(label="Cube array (.mat with several)", choices=[AUTO], value=AUTO,
                                 interactive=False, elem_id="cube-key")
     c["gt_file"] = gr.File(label="Ground truth (optional: .png, .mat, .npy, .tif)", file_count="single",
@@ -57,8 +59,8 @@ def _inputs(c: dict) -> None:
     with gr.Accordion("Your own weights (optional)", open=False):
         c["weights_file"] = gr.File(label="FERS checkpoint (.pt)", file_count="single", file_types=[".pt"],
                                     elem_id="weights-file", height=100)
-        c["weights_text"] = gr.Textbox(label="or a checkpoint path on this machine", value="",
-                                       elem_id="weights-text")
+        c["weights_text"] = gr.Textbox(label="or a checkpoint path on this machine (local mode)", value="",
+                                       elem_id="weights-text", visible=gate.local_paths())
     c["run"] = gr.Button("Detect anomalies", variant="primary", elem_id="run-btn")
 
 
@@ -91,8 +93,9 @@ def _results_tab(c: dict) -> None:
                                      format="png")
     with gr.Row():
         with gr.Column(min_width=300):
-            c["threshold"] = gr.Slider(0.0, 1.0, value=0.15, step=0.01, elem_id="threshold",
-                                       label="Threshold on the min-max fused map (RX when no fused map)")
+            c["threshold"] = gr.Slider(0.0, 1.0, value=0.9, step=0.001, elem_id="threshold",
+                                       label="Threshold on the min-max fused map (each run sets it to the top "
+                                             "0.1 %, p99.9, as in the downloads)")
             c["mask_text"] = gr.Markdown(elem_id="mask-text")
         c["mask_image"] = gr.Image(label="Detection mask", type="numpy", format="png", interactive=False,
                                    elem_id="mask-image", height=360, min_width=300)
@@ -120,8 +123,14 @@ def _api() -> None:
                            "`fers detect --json`")
 
 
-def build_app() -> gr.Blocks:
-    """Build (not launch) the Blocks app."""
+# closes every toast still on the page when a new action starts (an old error must not sit over a new result)
+CLEAR_TOASTS = "() => { document.querySelectorAll('[data-testid=\"toast-close\"]').forEach(b => b.click()); }"
+
+
+def build_app(local_paths: bool = False) -> gr.Blocks:
+    """Build (not launch) the Blocks app. ``local_paths``: the checkpoint box reads server paths
+    (:func:`fers.ui.gate.set_local_paths`; never in a Space)."""
+    gate.set_local_paths(local_paths)
     c: dict = {}
     with gr.Blocks(title="FERS hyperspectral anomaly detection", delete_cache=cache_cleanup()) as demo:
         gr.Markdown(INTRO)
@@ -147,6 +156,9 @@ def _wire(c: dict) -> None:
     busy = c["status"]  # progress / error badge only on the status line, not on every output
     failed = dict(fn=cb.after_failure, inputs=[c["cube_files"], c["gt_file"]],
                   outputs=[c[k] for k in cb.FAILURE_OUTPUTS], api_visibility="private", show_progress="hidden")
+    for start in (c["run"], *c["example_buttons"]):
+        start.click(None, None, None, js=CLEAR_TOASTS, api_visibility="private", show_progress="hidden")
+    c["cube_files"].upload(None, None, None, js=CLEAR_TOASTS, api_visibility="private", show_progress="hidden")
     c["run"].click(cb.run_detection, run_inputs, run_outputs, api_visibility="private",
                    show_progress_on=busy).failure(**failed)
     c["cube_files"].upload(cb.on_cube_upload, [c["cube_files"], c["cube_seen"]], [c[k] for k in cb.UPLOAD_OUTPUTS],
@@ -164,7 +176,7 @@ def _wire(c: dict) -> None:
         btn.click(lambda n=name: cb.load_example(n), None, [c[k] for k in cb.EXAMPLE_OUTPUTS],
                   api_visibility="private").then(cb.run_detection, run_inputs, run_outputs, api_visibility="private",
                                                  show_progress_on=busy).failure(**failed)
-    c["threshold"].change(cb.on_threshold, [c["state"], c["threshold"]], [c["mask_image"], c["mask_text"]],
+    c["threshold"].input(cb.on_threshold, [c["state"], c["threshold"]], [c["mask_image"], c["mask_text"]],
                           api_visibility="private", trigger_mode="always_last", show_progress_on=c["mask_text"])
     c["preview"].select(cb.on_pixel_select, c["state"], c["spectrum_plot"], api_visibility="private")
     c["pca_btn"].click(cb.on_pca, [c["state"], c["pca_max_bg"]], [c["pca_plot"], c["pca_note"]],

@@ -7,6 +7,10 @@
   environment variable ``FERS_APP_MAX_VALUES``.
 * Memory: every request is also checked against the memory budget of :mod:`fers.budget`
   (``FERS_MAX_MEMORY``), like the command line.
+* Serving (:func:`serving`): ``FERS_APP_WORKERS`` worker processes (default 1; detections run at once),
+  ``FERS_APP_TIME_LIMIT`` seconds per request (default 300), ``FERS_APP_QUEUE_SIZE`` requests waiting
+  at most (default 16; more are turned away by Gradio's queue), ``FERS_APP_WORKER_MEMORY`` heap per
+  worker (default: the memory budget of :mod:`fers.budget`). See docs/app.md, "Serving publicly".
 * ``CACHE_AGE``: uploads and the files Gradio serves are deleted this many seconds after they were made
   (``gr.Blocks(delete_cache=...)``, checked every ``min(age, 600)`` s, and all of them when the server
   stops). Override with ``FERS_APP_CACHE_AGE``.
@@ -62,3 +66,32 @@ def check_cube_size(shape, name: str) -> None:
             "Crop the scene or select fewer bands first, or use the command line `python -m fers detect`.",
             path=name,
         )
+
+
+DEFAULT_WORKERS = 1
+DEFAULT_TIME_LIMIT_S = 300.0
+DEFAULT_QUEUE_SIZE = 16
+
+
+def _env_number(name: str, default, cast, low):
+    raw = os.environ.get(name, "").strip()
+    try:
+        return max(low, cast(raw)) if raw else default
+    except ValueError:
+        return default
+
+
+def serving() -> dict:
+    """``workers``, ``time_limit`` (s), ``queue_size`` and ``worker_memory`` (bytes) of the served app,
+    from the environment (module docstring)."""
+    from fers.budget import max_memory, parse_size
+
+    raw = os.environ.get("FERS_APP_WORKER_MEMORY", "").strip()
+    try:
+        memory = parse_size(raw) if raw else max_memory()
+    except ValueError:
+        memory = max_memory()
+    return {"workers": _env_number("FERS_APP_WORKERS", DEFAULT_WORKERS, int, 1),
+            "time_limit": _env_number("FERS_APP_TIME_LIMIT", DEFAULT_TIME_LIMIT_S, float, 1.0),
+            "queue_size": _env_number("FERS_APP_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, int, 1),
+            "worker_memory": memory}

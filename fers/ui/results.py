@@ -46,6 +46,14 @@ def fused_method(choice: str | None, result) -> str:
     return FUSION_CHOICES.get(choice) or result.default_method
 
 
+def as_shown(result, method: str):
+    """``result`` with the map the page shows in the fused slot as its default map, so the downloads
+    (the GeoTIFF's mask band, the GeoJSON objects, the ``.npz`` metadata) follow the chosen fusion."""
+    from dataclasses import replace
+
+    return replace(result, default_method=method) if method in result.maps else result
+
+
 def _num(v):
     try:
         f = float(v)

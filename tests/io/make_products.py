@@ -203,13 +203,15 @@ def emit_glt(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
 
 def make_emit(path, rows: int = 10, cols: int = 8, bands: int = 24, fill_pixels=((0, 0), (3, 5)),
               bad_band_idx=(5, 6), with_glt: bool = True, *, variable: str = "reflectance",
-              seed: int = 0) -> Product:
+              seed: int = 0, glt_shape: tuple | None = None) -> Product:
     """EMIT L2A reflectance NetCDF4 at ``path`` (netCDF4, the DAAC layout): root
     ``reflectance (downtrack, crosstrack, bands)`` float32 ``_FillValue`` -9999 (all bands at
     ``fill_pixels``); group ``sensor_band_parameters`` (``wavelengths``, ``fwhm`` in nm,
     ``good_wavelengths`` 0 at ``bad_band_idx``); with ``with_glt`` group ``location`` (``glt_x``,
     ``glt_y (ortho_y, ortho_x)``, ``lat``, ``lon``, ``elev``); global ``geotransform`` and
-    ``spatial_ref`` (EPSG:4326 WKT). ``variable="radiance"`` writes an L1B-like file instead."""
+    ``spatial_ref`` (EPSG:4326 WKT). ``variable="radiance"`` writes an L1B-like file instead.
+    ``glt_shape``: declare a GLT map grid of this ``(Ho, Wo)`` instead (compressed, only the real GLT
+    written into its corner): a few kB on disk that decode to ``8 * Ho * Wo`` bytes -- a GLT bomb."""
     import netCDF4
     from rasterio.crs import CRS
 
@@ -246,14 +248,16 @@ def make_emit(path, rows: int = 10, cols: int = 8, bands: int = 24, fill_pixels=
             v.units = units
             v[:] = values
         if with_glt:
-            nc.createDimension("ortho_y", glt[0].shape[0])
-            nc.createDimension("ortho_x", glt[0].shape[1])
+            ho, wo = glt_shape or glt[0].shape
+            nc.createDimension("ortho_y", ho)
+            nc.createDimension("ortho_x", wo)
             loc = nc.createGroup("location")
             for key, values, long_name in (("glt_x", glt[0], "GLT Sample Lookup"),
                                            ("glt_y", glt[1], "GLT Line Lookup")):
-                v = loc.createVariable(key, "i4", ("ortho_y", "ortho_x"), fill_value=EMIT_FILL)
+                packed = dict(zlib=True, chunksizes=(min(ho, 1024), min(wo, 1024))) if glt_shape else {}
+                v = loc.createVariable(key, "i4", ("ortho_y", "ortho_x"), fill_value=EMIT_FILL, **packed)
                 v.long_name, v.units = long_name, "pixel location"
-                v[:] = values
+                v[:values.shape[0], :values.shape[1]] = values
             r, c = np.mgrid[0:rows, 0:cols]
             for key, values in (("lat", 36.4 - 0.0005 * r), ("lon", -117.8 + 0.0005 * c), ("elev", 1000.0 + 0 * r)):
                 v = loc.createVariable(key, "f8", ("downtrack", "crosstrack"), fill_value=EMIT_FILL)

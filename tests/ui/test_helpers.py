@@ -65,7 +65,7 @@ def test_run_detection_outputs_and_downloads(tmp_path):
 
 def test_threshold_and_pixel_spectrum_handlers(tmp_path):
     cube_path, gt_path, cube, gt = _scene(tmp_path)
-    state = _run(cube_path, gt_path)[-1]
+    state = dict(zip(cb.RUN_OUTPUTS, _run(cube_path, gt_path)))["state"]
     img, text = cb.on_threshold(state, 0.5)
     mask = analysis.threshold_mask(state["maps"]["rx"], 0.5)
     assert img.ndim == 3 and text.startswith(f"{int(mask.sum())} of 480 pixels")

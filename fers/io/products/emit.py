@@ -24,7 +24,7 @@ import numpy as np
 
 from fers.errors import FersInputError
 from fers.io.formats import why
-from fers.io.georef import Georef, check_glt
+from fers.io.georef import Georef, check_glt, check_glt_size
 from fers.io.wavelengths import to_nm
 from fers.memmap import LARGE_MEMMAP_BYTES, spill
 
@@ -169,6 +169,8 @@ def _glt_georef(path: Path, rows: int, cols: int, attrs: dict, max_bytes, notes:
             notes.append(f"'{LOCATION_GROUP}' group has no glt_x/glt_y: no georeference")
             return None
         gx, gy = ds["glt_x"], ds["glt_y"]
+        if problem := check_glt_size(gx.shape, rows, cols):  # before decoding: a bomb is refused unread
+            raise FersInputError(problem, path)
         _check_bytes(rows * cols * 4 + (gx.size + gy.size) * 8, "the cube and its GLT", max_bytes, path)
         glt_x, glt_y = np.asarray(gx.values), np.asarray(gy.values)
     if glt_x.dtype.kind not in "iu" or glt_y.dtype.kind not in "iu":
