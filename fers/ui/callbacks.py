@@ -436,7 +436,7 @@ def api_detect(cube: FileData | list[FileData], gt: FileData | None = None, band
 @user_errors(page=False)
 def _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights, keep_bad_bands=False):
     files = gate.uploaded(cube, "cube", api=True)
-    gt_paths = gate.uploaded(gt, "ground truth", api=True, optional=True)
+    gt_paths = gate.uploaded(gt, "gt", api=True, optional=True)  # the API names its arguments
     if isinstance(weights, str) and weights.strip():
         weights_path = gate.server_path(weights, "weights")  # a server path: local mode only
     else:

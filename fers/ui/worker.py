@@ -20,7 +20,7 @@ request alone, not about memory an earlier request left behind.
 The standard library's ``ProcessPoolExecutor`` can neither kill a running task nor limit one task's
 memory, hence this small pool over ``multiprocessing`` pipes.
 
-Jobs are functions of :mod:`fers.ui.jobs` named by string; arguments and results are pickled
+Jobs are functions of :mod:`fers.ui.jobs` named by string (or ``"module:function"``); arguments and results are pickled
 (arrays included). With no pool configured (:func:`configure` not called, as in unit tests that call the
 handlers directly) :func:`run` calls the job in this process.
 """
@@ -93,7 +93,7 @@ def _serve(conn: Connection, data_limit: int, env: dict) -> None:
             return
         name, args, kwargs = msg
         try:
-            out = ("ok", getattr(jobs, name)(*args, **kwargs))
+            out = ("ok", job(name)(*args, **kwargs))
         except FersInputError as e:
             out = ("input", str(e))
         except MemoryError:
@@ -107,6 +107,15 @@ def _serve(conn: Connection, data_limit: int, env: dict) -> None:
             conn.send(out + (_status_kb("VmRSS"),))
         except MemoryError:
             conn.send(("memory", MEMORY_LINE, _status_kb("VmRSS")))
+
+
+def job(name: str):
+    """A job function: ``"detect_upload"`` (of :mod:`fers.ui.jobs`) or ``"package.module:function"``.
+    Names come from the app's own code, never from a client."""
+    import importlib
+
+    module, _, func = name.rpartition(":")
+    return getattr(importlib.import_module(module or "fers.ui.jobs"), func)
 
 
 class WorkerLost(Exception):
@@ -246,7 +255,5 @@ def configure(pool: Pool | None) -> None:
 def run(name: str, *args, **kwargs):
     """Run job ``name`` of :mod:`fers.ui.jobs` in the configured pool, or here when there is none."""
     if _POOL is None:
-        from fers.ui import jobs
-
-        return getattr(jobs, name)(*args, **kwargs)
+        return job(name)(*args, **kwargs)
     return _POOL.call(name, *args, **kwargs)

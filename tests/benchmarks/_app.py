@@ -18,8 +18,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(workdir: Path, extra_env=None, timeout=180.0, repo: Path = REPO):
-    """Start ``python <repo>/app.py`` with cwd and TMPDIR inside ``workdir``; return ``(process, url)``."""
+def launch_app(workdir: Path, extra_env=None, timeout=180.0, repo: Path = REPO, args=()):
+    """Start ``python <repo>/app.py [args]`` with cwd and TMPDIR inside ``workdir``; return ``(process, url)``."""
     port = free_port()
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -28,7 +28,7 @@ def launch_app(workdir: Path, extra_env=None, timeout=180.0, repo: Path = REPO):
                **(extra_env or {}))
     env.pop("MPLCONFIGDIR", None)  # the app must put matplotlib's cache into its own temp dir
     log = open(workdir / "app.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(repo / "app.py")], cwd=workdir, env=env, stdout=log,
+    proc = subprocess.Popen([sys.executable, str(repo / "app.py"), *args], cwd=workdir, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     t0 = time.time()
@@ -52,3 +52,57 @@ def stop_app(proc) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the app's worker processes), from ``/proc``."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return out
+
+
+def rss(pid: int, field: str = "VmRSS") -> int:
+    """A process's ``VmRSS`` (now) or ``VmHWM`` (peak) in bytes; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class TreePeak:
+    """Samples the summed resident size of a process tree in a thread: ``with TreePeak(pid) as t: ...``,
+    then ``t.peak`` and ``t.start`` (bytes)."""
+
+    def __init__(self, pid: int, every_s: float = 0.02):
+        import threading
+
+        self.pid, self.every = pid, every_s
+        self.start = self.peak = self.now()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def now(self) -> int:
+        return sum(rss(p) for p in process_tree(self.pid))
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self.now())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.now())
