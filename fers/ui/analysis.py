@@ -58,7 +58,7 @@ def mask_summary(mask: np.ndarray, gt) -> str:
 def mask_image(score: np.ndarray, threshold: float, gt, title: str) -> tuple[np.ndarray, str]:
     """``(RGB image of the mask, summary line)``."""
     mask = threshold_mask(score, threshold)
-    fig = plots.mask_figure(mask, f"{title} >= {threshold:.2f} (min-max)", gt)
+    fig = plots.mask_figure(mask, f"{title} >= {threshold:.3f} (min-max)", gt)
     return plots.fig_to_rgb(fig), mask_summary(mask, gt)
 
 

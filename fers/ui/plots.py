@@ -126,7 +126,7 @@ def placeholder_figure(title: str, message: str, size=(3.6, 3.4)) -> Figure:
 def roc_figure(curves: dict) -> Figure:
     """ROC curves: ``curves`` maps a label to ``(fpr, tpr, auc)``; false-alarm axis is logarithmic. The
     legend sits below the axes, so it hides no part of any curve."""
-    fig = Figure(figsize=(5.2, 4.6), dpi=100, layout="constrained")
+    fig = Figure(figsize=(5.2, 5.4), dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     for label, (fpr, tpr, auc) in curves.items():
         fpr = np.asarray(fpr, dtype=np.float64)
@@ -138,7 +138,7 @@ def roc_figure(curves: dict) -> Figure:
     ax.set_ylabel("detection rate")
     ax.grid(True, which="both", alpha=0.3)
     if curves:
-        fig.legend(loc="outside lower center", ncols=2, fontsize=7, frameon=False)
+        fig.legend(loc="outside lower center", ncols=1, fontsize=7, frameon=False)
     ax.set_title("ROC curves", fontsize=10)
     return fig
 

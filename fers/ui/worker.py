@@ -78,7 +78,10 @@ def _limit_heap(data_limit: int) -> None:
 def _serve(conn: Connection, data_limit: int, env: dict) -> None:
     """The worker's loop: warm imports, limit the heap, then ``(job, args, kwargs)`` -> ``(kind, value, rss)``
     with kind ``ok`` (the job's result), ``input`` (a FersInputError's line), ``memory`` or ``error``."""
+    import tempfile
+
     os.environ.update(env)
+    tempfile.tempdir = None  # TMPDIR is read again
     from fers.ui import jobs
 
     jobs.warm_up()
@@ -183,8 +186,11 @@ class Pool:
 
     def __init__(self, size: int, data_limit: int, time_limit: float):
         self.size, self.data_limit, self.time_limit = int(size), int(data_limit), float(time_limit)
-        self.env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "")}
-        self.env = {k: v for k, v in self.env.items() if v}
+        from fers.ui.tempdirs import app_temp_root
+
+        scratch = app_temp_root() / "worker"  # what libraries write into TMPDIR goes with the app's temp dir
+        scratch.mkdir(exist_ok=True)
+        self.env = {"TMPDIR": str(scratch)}
         self._idle: queue.Queue = queue.Queue()
         for _ in range(self.size):
             self._idle.put(None)  # started on first use, or by warm()

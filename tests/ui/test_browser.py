@@ -149,7 +149,7 @@ def test_corrupt_file_shows_error(page, tmp_path):
     _wait_toast(page, "corrupt_cube.mat: cannot read MATLAB file")
     _wait_gone(page, "#cube-files", "corrupt_cube")
     page.locator("#run-btn").click()
-    _wait_toast(page, "no cube file: upload a cube")
+    _wait_toast(page, "no cube file: upload one")
     assert "Traceback" not in page.content()
     _shot(page, tmp_path, "browser_error.png", full_page=False)
 
@@ -260,3 +260,48 @@ def test_emit_upload_fills_the_band_box_and_offers_a_geotiff(page, tmp_path):
     _wait_text(page, "#downloads", ".tif")
     assert "georeferenced like the input" in page.locator("#downloads").inner_text()
     _shot(page, tmp_path, "browser_emit.png")
+
+
+def test_downloads_follow_the_chosen_fusion(page, tmp_path):
+    """Fusion B chosen: the fused slot, the mask and every download (GeoTIFF mask band, GeoJSON, the
+    Downloads line) use ``fusion_add``; none still names the default map."""
+    page.get_by_label("B (additive)", exact=True).check()
+    page.get_by_role("button", name="Airport-4 (AVIRIS, 191 bands)").click()
+    _wait_text(page, "#run-status", "Downloads")
+    status = page.locator("#run-status").inner_text()
+    downloads = status[status.index("Downloads"):]
+    assert "fusion_add" in downloads and "fusion_mult" not in downloads, downloads
+    assert "fused map: fusion_add" in status
+    _wait_text(page, "#mask-text", "detected")
+    _shot(page, tmp_path, "browser_fusion_b.png")
+
+
+def test_default_mask_finds_anomalies_on_airport4(page, tmp_path):
+    """The slider starts at the downloads' rule (top 0.1 % of the shown map), which finds anomaly pixels."""
+    import re
+
+    page.get_by_role("button", name="Airport-4 (AVIRIS, 191 bands)").click()
+    _wait_text(page, "#mask-text", "detection rate")
+    text = page.locator("#mask-text").inner_text()
+    tp = int(re.search(r"\((\d+)/60 anomaly px\)", text).group(1))
+    assert tp > 0, text
+    assert "p99.9" in page.locator("#threshold").inner_text()
+
+
+def test_bad_upload_leaves_no_stale_file_line_and_toasts_clear(page, tmp_path):
+    """A good upload's file line goes when the next upload is refused; the refusal's toast goes when the
+    next action starts, so it never sits over a later result."""
+    from fers.io.cube import load_cube
+
+    np.save(tmp_path / "good_scene.npy", load_cube(EXAMPLES / "abu-beach-4-crop100.mat").cube[:30, :30])
+    _upload(page, "cube-files", tmp_path / "good_scene.npy")
+    _wait_text(page, "#file-info", "good_scene")
+    bad = tmp_path / "broken_scene.npy"
+    bad.write_bytes(b"\x93NUMPY garbage" * 20)
+    page.locator("#cube-files input[type=file]").set_input_files(str(bad))
+    _wait_toast(page, "broken_scene.npy")
+    _wait_gone(page, "#file-info", "good_scene")
+    page.get_by_role("button", name="Beach-4 crop (ROSIS, 102 bands)").click()
+    page.locator("#run-status").get_by_text("Methods computed").wait_for()
+    page.wait_for_function("() => !(document.querySelector('.toast-wrap')?.innerText || '').includes('broken_scene')")
+    _shot(page, tmp_path, "browser_toast_cleared.png", full_page=False)
