@@ -97,3 +97,35 @@ def test_netcdf3_file_with_reflectance_is_read(tmp_path):
     s = load_cube(path)
     np.testing.assert_allclose(s.cube, cube)
     assert s.wavelengths is None and s.georef is None and peek_cube(path) is None
+
+
+def test_glt_bomb_refused_from_the_header(tmp_path):
+    """A 90 kB granule whose location group declares a 16000 x 16000 GLT (4 GB as int64): the header
+    check and the reader both refuse it before any GLT value is decoded; the command line exits 2 at once."""
+    import resource
+    import subprocess
+    import sys
+
+    from fers.pipeline import check_file_request
+
+    path = make_emit(tmp_path / "EMIT_L2A_RFL_bomb.nc", rows=20, cols=16, bands=40, glt_shape=(16000, 16000)).path
+    assert path.stat().st_size < 200_000
+    head = peek_cube(path)
+    assert head.aux_bytes == 2 * 8 * 16000 * 16000 and "16000x16000" in head.problem
+    with pytest.raises(FersInputError, match=r"RFL_bomb\.nc: GLT map grid 16000x16000 .*at most 16x"):
+        check_file_request(path, mmap=True)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(FersInputError, match="GLT map grid 16000x16000"):
+        load_cube(path, mmap=True)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: nothing decoded
+    cli = subprocess.run([sys.executable, "-m", "fers", "detect", str(path), "--out", str(tmp_path / "m.tif")],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 2 and cli.stderr.startswith("fers: error: ") and len(cli.stderr.splitlines()) == 1
+    assert not (tmp_path / "m.tif").exists()
+
+
+def test_glt_of_a_real_swath_size_is_read(tmp_path):
+    """A GLT a few times the cube (a rotated swath) is within the 16x rule and read."""
+    p = make_emit(tmp_path / "EMIT_L2A_RFL_wide.nc", rows=10, cols=8, glt_shape=(30, 40))
+    scene = load_cube(p.path)
+    assert scene.georef is not None and scene.georef.glt[0].shape == (30, 40)
