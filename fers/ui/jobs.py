@@ -38,9 +38,14 @@ def trim() -> None:
 
 def describe_upload(cube_path) -> dict:
     """What the page shows right after an upload: the ``.mat`` key choices, the file line (bands,
-    wavelengths, bad bands, georeference) and the wavelength span. Header checks first
-    (:func:`fers.ui.inputs.check_upload`), then the file is read for its band metadata."""
+    wavelengths, bad bands, georeference) and the wavelength span. Header checks first (the app's value
+    limit, :func:`fers.ui.inputs.check_upload`; the memory budget, :func:`fers.pipeline.check_file_request`),
+    then the file is read for its band metadata."""
+    from fers.pipeline import check_file_request
+
     check_upload(cube_path)
+    # the cheapest request on this file (plain RX on every band) must fit: what it decodes, from its header
+    check_file_request(cube_path, mmap=True, bands="all", backend="onnx")
     cubes, planes, desc = mat_key_choices(cube_path)
     scene = upload_scene(cube_path)
     return {"cubes": cubes, "planes": planes, "desc": desc,
