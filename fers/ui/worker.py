@@ -134,10 +134,13 @@ class Worker:
         self.proc = ctx.Process(target=_serve, args=(child, data_limit, env), daemon=True, name="fers-worker")
         self.proc.start()
         child.close()
-        if not self.conn.poll(START_TIMEOUT_S):
+        try:
+            if not self.conn.poll(START_TIMEOUT_S):
+                raise EOFError
+            _, _, self.base_rss = self.conn.recv()
+        except (EOFError, OSError):
             self.kill()
-            raise RuntimeError("the detection worker did not start")
-        _, _, self.base_rss = self.conn.recv()
+            raise RuntimeError("the detection worker did not start (see the server log)") from None
         self.last_rss = self.base_rss
 
     @property
@@ -217,14 +220,15 @@ class Pool:
             try:
                 kind, value = w.call(name, args, kwargs, self.time_limit)
             except WorkerLost:
-                w = None
-                self.replaced += 1
+                w = self._replace(None)
                 raise
             if w.worn():  # memory a request left behind goes with its worker
-                w.stop()
-                w = None
-                self.replaced += 1
-        finally:
+                w = self._replace(w)
+        except BaseException:
+            if w is not _TAKEN:
+                self._idle.put(w)
+            raise
+        if w is not _TAKEN:
             self._idle.put(w)
         if kind == "ok":
             return value
@@ -234,6 +238,24 @@ class Pool:
             raise MemoryError(value)
         log.error("detection worker: %s", value)
         raise RuntimeError(value.splitlines()[0])
+
+    def _replace(self, old: Worker | None) -> None:
+        """Stop ``old`` and start its successor in the background (the answer does not wait for it); the
+        slot stays taken until the successor is ready (returns the marker for a taken slot)."""
+        self.replaced += 1
+        log.info("replacing a detection worker (%s)", "died or timed out" if old is None else "memory left behind")
+
+        def succeed():
+            if old is not None:
+                old.stop()
+            try:
+                self._idle.put(self._start())
+            except RuntimeError:
+                log.exception("detection worker did not start")
+                self._idle.put(None)  # the next call tries again
+
+        threading.Thread(target=succeed, daemon=True, name="fers-worker-start").start()
+        return _TAKEN
 
     def pids(self) -> list[int]:
         """Process ids of the running workers (for memory measurements)."""
@@ -250,6 +272,7 @@ class Pool:
 
 
 _POOL: Pool | None = None
+_TAKEN = object()  # a slot being refilled in the background: not put back by the call
 
 
 def configure(pool: Pool | None) -> None:
