@@ -197,7 +197,7 @@ def cmd_detect(a) -> int:
         d["out"] = [str(w.path) for w in written]
         d["out_notes"] = [w.note for w in written]
     if a.json:
-        print(json.dumps(d))
+        print(json_line(d))
         return 0
     for n in [_read_as(scene.info)] + res.notes + ([res.auc_note] if res.auc_note else []):
         if n:
@@ -209,6 +209,22 @@ def cmd_detect(a) -> int:
     for w in written:
         print(f"{w.kind} written to {w.path}: {w.note}")
     return 0
+
+
+def _finite(obj):
+    """``obj`` with every NaN/Inf float replaced by None (JSON has no NaN), recursively."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def json_line(obj) -> str:
+    """Strict JSON (never ``NaN``): what ``--json`` prints."""
+    return json.dumps(_finite(obj), allow_nan=False)
 
 
 def _jsonable(info: dict) -> dict:
@@ -281,7 +297,7 @@ def _run_summary(scenes, errors, notes, a, **extra) -> dict:
 def _print_summary(summary: dict, a) -> None:
     """``--json``: the summary as one JSON object on stdout; else notes (stderr) and the AUC table."""
     if a.json:
-        print(json.dumps(summary))
+        print(json_line(summary))
         return
     scenes, mean_auc = summary["scenes"], summary["mean_auc"]
     for n in summary["notes"]:

@@ -13,6 +13,7 @@ Cubes are ``(H, W, B)``, bands last.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +32,10 @@ def sidecar_wavelengths(path: Path, n_bands: int):
     try:
         if not cand.is_file():
             return None
-    except OSError as e:  # e.g. "File name too long": the sidecar name is longer than the cube's
-        raise FersInputError(f"cannot look for the wavelength sidecar {cand.name[:40]}...: {e.strerror or e}",
-                             path) from None
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:  # a cube name near the limit: no sidecar can have that name
+            return None
+        raise FersInputError(f"cannot look for the wavelength sidecar: {e.strerror or e}", path) from None
     arr = read_npy(cand)
     if arr.dtype.kind not in "iuf":
         raise FersInputError(f"wavelength sidecar holds {arr.dtype} values; expected numbers (nm)", cand)
