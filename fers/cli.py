@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--memory-limit", type=_memory_limit, help="local cluster: memory per worker, e.g. 4GiB, or a "
                                                               "fraction of the machine's memory such as 0.25 "
                                                               "(default auto: the memory split evenly)")
+    t.add_argument("--oversubscribe", action="store_true", help="local cluster: start every --workers process "
+                                                                "even beyond the machine's cores (default: capped)")
     t.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786) instead "
                                        "of a local cluster")
     t.add_argument("--resume", action="store_true", help="skip scenes whose output in --out is complete and "
@@ -321,7 +323,8 @@ def cmd_batch(a) -> int:
     from fers import batch
 
     sized = [f for f, v in (("--workers", a.workers), ("--threads-per-worker", a.threads_per_worker),
-                            ("--memory-limit", a.memory_limit)) if v is not None]
+                            ("--memory-limit", a.memory_limit), ("--oversubscribe", a.oversubscribe or None))
+             if v is not None]
     if a.scheduler and sized:
         raise FersInputError(f"{', '.join(sized)} size a local cluster; with --scheduler the workers are sized "
                              f"where they are started (docs/batch.md)")
@@ -336,7 +339,7 @@ def cmd_batch(a) -> int:
                                  adapter=a.adapter, layout=a.layout, nodata=a.nodata,
                                  keep_bad_bands=a.keep_bad_bands, geotiff=a.geotiff)
     with batch.connect(a.scheduler, a.workers, a.threads_per_worker, a.memory_limit,
-                       max_workers=len(pairs)) as (client, _):
+                       max_workers=len(pairs), oversubscribe=a.oversubscribe) as (client, _):
         cluster = batch.cluster_info(client)
         print(f"fers batch: {len(pairs)} scene(s) on {cluster['workers']} worker(s), {cluster['threads']} "
               f"thread(s), scheduler {cluster['scheduler']}", file=sys.stderr)

@@ -59,6 +59,7 @@ class DetectResult:
     auc_note: str = ""
     masked_pixels: int = 0
     wavelengths_used: np.ndarray | None = field(default=None, repr=False)
+    options: dict = field(default_factory=dict)
 
     def to_dict(self, digits: int = 6) -> dict:
         """JSON-ready summary (no arrays): what ``--json``, ``bench``, the app and its API return."""
@@ -74,6 +75,8 @@ class DetectResult:
             wl = np.asarray(self.wavelengths_used, dtype=np.float64)
             d["wavelengths_used_nm"] = {"count": int(wl.size), "min": round(float(wl.min()), 3),
                                         "max": round(float(wl.max()), 3)}
+        if self.options:
+            d["options"] = dict(self.options)
         if self.auc3d:
             d["auc3d"] = {m: _round(v, digits) for m, v in self.auc3d.items()}
         if self.auc_note:

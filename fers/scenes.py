@@ -59,14 +59,32 @@ def detect_file(path, scene, a):
     from fers.pipeline import detect
 
     try:
-        return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
+        res = detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
                       windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
                       nodata=scene.nodata, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
-                      keep_bad_bands=getattr(a, "keep_bad_bands", False))
+                     keep_bad_bands=getattr(a, "keep_bad_bands", False))
     except FersInputError as e:
         if e.path is not None:
             raise
         raise FersInputError(str(e), path) from None
+    res.options = result_options(a)
+    return res
+
+
+def result_options(a) -> dict:
+    """Every option of ``a`` that changes a result, as JSON values: band spec, backend (resolved),
+    detector, windows, weights, adapter, TIFF layout, no-data value, keep-bad-bands. Stored in the
+    output's meta; ``batch --resume`` keeps an output only when they are all the same."""
+    from fers.bands import parse_band_spec
+    from fers.detectors import parse_windows
+    from fers.enhance import resolve_backend
+
+    nodata = getattr(a, "nodata", None)
+    return {"bands": parse_band_spec(a.bands).describe(), "backend": resolve_backend(a.backend),
+            "detector": a.detector, "windows": list(parse_windows(a.windows)),
+            "weights": str(a.weights) if a.weights else "shipped", "adapter": a.adapter,
+            "layout": getattr(a, "layout", None), "nodata": None if nodata is None else float(nodata),
+            "keep_bad_bands": bool(getattr(a, "keep_bad_bands", False))}
 
 
 def precheck(a, cube_path, key=None, gt_path=None, gt_key=None) -> bool:
