@@ -254,8 +254,8 @@ def _enhance_box(enh, h, box):
 
 
 def _masked_detector(detector, windows, valid):
-    """The detector ``cube -> (H, W)``; with a mask, RX statistics over valid pixels only and masked
-    scores floored to the lowest valid score (they become NaN after the fusions)."""
+    """The detector ``cube -> (H, W)``; with a mask, RX statistics, local RX window statistics and the
+    AE's scaling and training over valid pixels only, and masked scores floored to the lowest valid score (they become NaN after the fusions)."""
     base = detector_fn(detector, windows)
     if valid is None:
         return base
@@ -263,6 +263,15 @@ def _masked_detector(detector, windows, valid):
         from fers.detectors.rx import rx
 
         return lambda c: floor_invalid(rx(c, valid), valid)
+    if detector == "lrx":  # masked pixels out of every window's statistics
+        from fers.detectors.lrx import local_rx
+
+        inner, outer = parse_windows(windows)
+        return lambda c: floor_invalid(local_rx(c, inner, outer, valid=valid), valid)
+    if detector == "ae":  # masked pixels out of the scaling and the training loss
+        from fers.detectors.ae import ae_scores
+
+        return lambda c: floor_invalid(ae_scores(c, seed=0, threads=1, valid=valid), valid)
     return lambda c: floor_invalid(base(c), valid)
 
 
