@@ -195,3 +195,18 @@ def test_long_cube_name_and_strict_json(tmp_path, capsys):
     code, out, err = _cli(capsys, p)
     assert code == 0, err
     json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON output"))
+
+
+# ---------------------------------------------------------------- item 4: EnMAP L1B pair
+
+def test_enmap_l1b_vnir_image_is_refused_in_one_line(tmp_path, capsys):
+    name = "ENMAP01-____L1B-DT0000004950_20221103T162438Z_006_V010302_20221118T145147Z"
+    prod = mp.make_enmap(tmp_path, rows=10, cols=9, bands=12, name=name)
+    vnir = prod.path.with_name(f"{name}-SPECTRAL_IMAGE_VNIR.TIF")
+    prod.path.rename(vnir)
+    wl = np.linspace(418.0, 2445.0, 30)  # the L1B table: VNIR and SWIR bands together
+    (tmp_path / f"{name}-METADATA.XML").write_text(mp.enmap_metadata_xml(name, wl, np.full(30, 8.0), 1e-4))
+    code, out, err = _cli(capsys, vnir)
+    assert code == 2 and out == ""
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("fers: error: ") and "EnMAP L1B VNIR image" in line and "SPECTRAL_IMAGE.TIF" in line
