@@ -65,8 +65,9 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     No-data (:mod:`fers.nodata`): pixels with a NaN/Inf value, or a value equal to ``nodata``, in
     one of the bands used are masked; a band that is no-data in every pixel is dropped as a bad band
     (also with ``keep_bad_bands``). Masked pixels are NaN in every map, left out of the AUCs and
-    counted in ``masked_pixels``. A cube with no valid pixel, or whose valid pixels all have one spectrum, is refused. Scenes smaller than the
-    networks' 8x8 minimum get the plain detector only, with a note.
+    counted in ``masked_pixels``. A cube with no valid pixel, or whose valid pixels all have one
+    spectrum, is refused. Scenes smaller than the networks' 8x8 minimum get the plain detector only,
+    with a note.
 
     Wavelengths and bad bands (:mod:`fers.band_select`): with ``wavelengths (B,)`` in nm or
     ``bad_bands (B,)`` bool (a :class:`fers.io.Scene`'s), the bands marked bad and the water-vapour
@@ -255,7 +256,8 @@ def _enhance_box(enh, h, box):
 
 def _masked_detector(detector, windows, valid):
     """The detector ``cube -> (H, W)``; with a mask, RX statistics, local RX window statistics and the
-    AE's scaling and training over valid pixels only, and masked scores floored to the lowest valid score (they become NaN after the fusions)."""
+    AE's scaling and training over valid pixels only, and masked scores floored to the lowest valid
+    score (they become NaN after the fusions)."""
     base = detector_fn(detector, windows)
     if valid is None:
         return base

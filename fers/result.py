@@ -34,7 +34,9 @@ class DetectResult:
     models did not run or the scene was streamed); ``default_method``: the map shown by default;
     ``masked_pixels``: how many no-data pixels were masked (NaN in every map, left out of the AUCs);
     ``wavelengths_used``: ``(K,)`` nm of the bands the detectors saw before adapting (None when the
-    scene has no wavelengths).
+    scene has no wavelengths). ``options``: every option that changes the maps
+    (:func:`fers.scenes.result_options`), stored in the ``.npz`` meta (not in :meth:`to_dict`) so
+    that ``batch --resume`` can compare them.
     """
 
     maps: dict
@@ -75,8 +77,6 @@ class DetectResult:
             wl = np.asarray(self.wavelengths_used, dtype=np.float64)
             d["wavelengths_used_nm"] = {"count": int(wl.size), "min": round(float(wl.min()), 3),
                                         "max": round(float(wl.max()), 3)}
-        if self.options:
-            d["options"] = dict(self.options)
         if self.auc3d:
             d["auc3d"] = {m: _round(v, digits) for m, v in self.auc3d.items()}
         if self.auc_note:
@@ -87,7 +87,8 @@ class DetectResult:
 
     def save_npz(self, path, gt=None) -> Path:
         """Write ``<method>`` maps (float64), ``gt`` (bool, when given) and ``meta`` (the JSON of
-        :meth:`to_dict` plus ``format``) to a compressed ``.npz``; ``.npz`` is appended when missing.
+        :meth:`to_dict` plus ``format`` and, when set, ``options``) to a compressed ``.npz``; ``.npz`` is
+        appended when missing.
         Returns the path written."""
         path = Path(path)
         if path.is_dir():
@@ -98,6 +99,8 @@ class DetectResult:
         if gt is not None:
             arrays["gt"] = np.asarray(gt, dtype=bool)
         meta = {"format": NPZ_FORMAT, **self.to_dict()}
+        if self.options:  # every option that changes the maps: batch --resume compares them
+            meta["options"] = dict(self.options)
         try:
             np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
         except OSError as e:

@@ -28,8 +28,8 @@ def scene_files(items):
 
 def mmap_for(path) -> bool:
     """Memory-map big files (the pipeline then streams them, see fers.large): a file of
-    ``LARGE_MEMMAP_BYTES`` or more (an ENVI cube: its data file, however it is named), or one whose header says it decodes to that much and can be
-    mapped (a compressed NetCDF is then spilled to a temporary map, see :func:`fers.memmap.spill`)."""
+    ``LARGE_MEMMAP_BYTES`` or more (an ENVI cube: its data file, however it is named), or one whose
+    header says it decodes to that much and can be mapped (a compressed NetCDF is then spilled to a temporary map, see :func:`fers.memmap.spill`)."""
     from fers.io.peek import peek_cube
     from fers.memmap import LARGE_MEMMAP_BYTES
 

@@ -101,8 +101,8 @@ class Staging:
             for t in done:
                 t.unlink(missing_ok=True)
             self.discard()
-            raise FersInputError(f"cannot rename the finished output into place: {e.strerror or e}; nothing was kept",
-                                 target) from None
+            raise FersInputError(f"cannot rename the finished output into place: {e.strerror or e}; "
+                                 "nothing was kept", target) from None
         self.pairs = []
 
     def discard(self) -> None:

@@ -199,7 +199,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         info["format"] = "envi"
     if "wavelengths" in meta:
         wl = meta["wavelengths"]
-        info["wavelength_source"] = meta.get("wavelength_source") or f"the {info['format']} file"
+        info["wavelength_source"] = meta.get("wavelength_source") or f"the file's band table ({info['format']})"
     elif wl is not None:
         info["wavelength_source"] = f".mat variable {wl_key!r}"
     info.update({k: v for k, v in meta.items() if k not in SCENE_META + ("scale", "offset", "wavelength_source")})
@@ -249,7 +249,8 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     if scaling is not None:
         info["scaling"] = describe_scale(*scaling, meta.get("scale_source", "the file's band scale/offset"))
         if keep_mmap:
-            info["scaling"] += "; the memory map keeps the stored values (one scale for every band leaves the maps unchanged)"
+            info["scaling"] += ("; the memory map keeps the stored values (one scale for every band leaves the "
+                                "maps unchanged)")
     if order is not None:
         cube = sort_bands(cube, order)
         wl = np.asarray(wl, dtype=np.float64)[order]

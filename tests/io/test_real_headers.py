@@ -100,7 +100,8 @@ def test_gdal_band_scale_and_offset_are_applied(tmp_path):
 def test_envi_data_gain_values_per_band(tmp_path):
     cube = mp.smooth_cube(ROWS, COLS, WL)
     gain = np.linspace(0.5, 2.0, BANDS)
-    hdr = write_envi(tmp_path / "g", cube, [f"wavelength = {listing(WL)}", f"data gain values = {listing(gain, '{:.12g}')}"])
+    hdr = write_envi(tmp_path / "g", cube,
+                     [f"wavelength = {listing(WL)}", f"data gain values = {listing(gain, '{:.12g}')}"])
     s = load_cube(hdr)
     np.testing.assert_allclose(s.cube, cube * gain, rtol=1e-5)
     m = load_cube(hdr, mmap=True)  # per-band scales change the result: read into memory, applied
