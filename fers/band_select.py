@@ -39,34 +39,46 @@ def water_bands(wavelengths) -> np.ndarray:
     return _inside(np.asarray(wavelengths, dtype=np.float64), WATER_WINDOWS_NM)
 
 
-def band_masks(n_bands: int, wavelengths=None, bad_bands=None, keep_bad: bool = False):
-    """``(bad, water, drop)``, each ``(B,)`` bool: the bands the file marks bad, the others inside the
-    water-vapour windows (wavelengths known), and those dropped (both, none with ``keep_bad``).
-    ``wavelengths``/``bad_bands`` of another length than ``n_bands`` are refused in one line."""
+def band_masks(n_bands: int, wavelengths=None, bad_bands=None, keep_bad: bool = False, empty_bands=None):
+    """``(bad, water, drop)``, each ``(B,)`` bool: the bands the file marks bad (and those entirely
+    no-data, ``empty_bands``), the others inside the water-vapour windows (wavelengths known), and
+    those dropped (both; with ``keep_bad`` only the entirely no-data ones, which hold no value to
+    keep). ``wavelengths``/``bad_bands``/``empty_bands`` of another length than ``n_bands`` are
+    refused in one line."""
     wl = _checked(wavelengths, n_bands, "wavelengths")
     bad = _checked(bad_bands, n_bands, "bad-band list")
-    bad = np.zeros(n_bands, bool) if bad is None else bad.astype(bool)
+    empty = _checked(empty_bands, n_bands, "no-data band list")
+    empty = np.zeros(n_bands, bool) if empty is None else empty.astype(bool)
+    bad = (np.zeros(n_bands, bool) if bad is None else bad.astype(bool)) | empty
     water = water_bands(wl) & ~bad if wl is not None else np.zeros(n_bands, bool)
-    return bad, water, np.zeros(n_bands, bool) if keep_bad else (bad | water)
+    return bad, water, empty.copy() if keep_bad else (bad | water)
 
 
 def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None,
-                  keep_bad: bool = False) -> tuple[BandSpec, list[str]]:
-    """``(spec, notes)``: ``spec`` resolved against a B-band scene's ``wavelengths (B,)`` in nm and
-    ``bad_bands (B,)`` bool (either may be None). See the module docstring for the rules."""
-    bad_file, water, drop = band_masks(n_bands, wavelengths, bad_bands, keep_bad)
+                  keep_bad: bool = False, empty_bands=None) -> tuple[BandSpec, list[str]]:
+    """``(spec, notes)``: ``spec`` resolved against a B-band scene's ``wavelengths (B,)`` in nm,
+    ``bad_bands (B,)`` bool and ``empty_bands (B,)`` bool (bands entirely no-data,
+    :func:`fers.nodata.empty_bands`; always dropped); any may be None. See the module docstring."""
+    bad_all, water, drop = band_masks(n_bands, wavelengths, bad_bands, keep_bad, empty_bands)
+    empty = np.zeros(n_bands, bool) if empty_bands is None else np.asarray(empty_bands, bool).ravel()
+    bad_file = bad_all & ~empty
     wl = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64).ravel()
     notes = []
-    if drop.any():
-        parts = [f"{int(bad_file.sum())} marked bad in the file"] if bad_file.any() else []
+    if empty.any():
+        notes.append(f"{int(empty.sum())} band(s) hold only no-data (band {_numbers(empty)}): bad bands, "
+                     "dropped (also with --keep-bad-bands)")
+    if (drop & ~empty).any():
+        parts = [f"{int(bad_file.sum())} marked bad in the file"] if bad_file.any() and not keep_bad else []
         if water.any():
             windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in WATER_WINDOWS_NM)
             parts.append(f"{int(water.sum())} in the water-vapour windows {windows} nm")
-        notes.append(f"dropped {int(drop.sum())} of {n_bands} bands ({'; '.join(parts)}); "
+        notes.append(f"dropped {int((drop & ~empty).sum())} of {n_bands} bands ({'; '.join(parts)}); "
                      "--keep-bad-bands keeps them")
     if drop.all():
-        raise FersInputError(f"every one of the {n_bands} bands is bad or in a water-vapour window; "
-                             "use --keep-bad-bands to use them anyway")
+        if empty.all():
+            raise FersInputError(f"every one of the {n_bands} bands holds only no-data; there is nothing to detect")
+        raise FersInputError(f"every one of the {n_bands} bands is bad, entirely no-data or in a water-vapour "
+                             "window; use --keep-bad-bands to use the bad ones anyway")
     if spec.kind == "nm":
         if wl is None:
             raise FersInputError(f"band spec {spec.describe()} selects by wavelength, but the file records no "
@@ -93,6 +105,13 @@ def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None
                                  "dropped; at least 2 are needed (or use --keep-bad-bands)")
         return BandSpec("list", indices=idx, label=spec.describe()), notes
     return replace(spec, keep=tuple(int(i) for i in np.flatnonzero(~drop))), notes
+
+
+def _numbers(mask, limit: int = 12) -> str:
+    """1-based band numbers of ``mask (B,)`` True, e.g. ``"3, 4, 9"`` (the first ``limit``)."""
+    idx = np.flatnonzero(mask) + 1
+    text = ", ".join(str(int(i)) for i in idx[:limit])
+    return text + (", ..." if idx.size > limit else "")
 
 
 def _checked(arr, n_bands: int, what: str):

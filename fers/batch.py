@@ -9,14 +9,17 @@ The parts, in the order a run uses them:
   CLI's ``bench`` options, so a batch scene and a bench scene run the very same code.
 * **The task** (:func:`run_scene`, worker side): loads the scene itself, runs ``fers.detect``
   exactly as ``fers bench`` does (same loading, memory-mapping and streamed large-scene path), writes
-  ``<out>/<scene>.npz`` atomically (a temporary name in the same folder, then ``os.replace``) and
+  ``<out>/<scene>.npz`` (and ``.tif``) all or nothing through :func:`fers.outputs.save_outputs`
+  (temporary names in the same folder, read back, then ``os.replace``) and
   returns a small summary dict: :meth:`fers.result.DetectResult.to_dict` plus ``seconds`` for
   ``load`` and ``save``, the worker's address, ``file``, ``out`` and ``error``. Every problem of the
   scene becomes a one-line ``error`` in that dict, so one bad file never stops the run. The models
   are loaded once per worker process: :func:`fers.enhance.make_enhancer` caches them per process.
 * **Resume** (:func:`complete_output`): an output counts as done when its zip members pass their
-  CRC check, it has its ``meta`` and that meta was written with the same band spec, backend,
-  detector and weights; anything else (a truncated file, other options) is computed again.
+  CRC check, it has its ``meta`` and that meta was written with the same value of every option that
+  changes a result (``meta["options"]``, :func:`fers.scenes.result_options`: band spec, backend,
+  detector, windows, weights, adapter, layout, no-data value, keep-bad-bands); anything else (a
+  truncated file, other options, an output from before options were stored) is computed again.
 * **The cluster** (:func:`connect`): a ``LocalCluster`` of worker processes sized to the machine,
   or a ``Client`` on an existing scheduler's address.
 * **The driver** (:func:`run_batch`): submits one task per scene, collects the results as they
@@ -46,7 +49,7 @@ from fers.detectors import DEFAULT_WINDOWS
 from fers.errors import FersInputError
 
 SUMMARY_CSV = "summary.csv"
-TMP_SUFFIX = ".tmp.npz"  # partial outputs: ".<scene>.<pid>.<random>.tmp.npz"; never taken as done
+TMP_PREFIX = ".fers-"  # partial outputs: ".fers-<random>.tmp.npz" (fers.io.atomic); never taken as done
 
 
 # ---------------------------------------------------------------- inputs
@@ -63,7 +66,36 @@ def expand_inputs(items) -> list[tuple[str, str | None]]:
             pairs.extend(_expand_list(Path(item)))
         else:
             pairs.extend(_expand_one(item))
-    return [(os.path.abspath(c), os.path.abspath(g) if g else None) for c, g in pairs]
+    return one_per_envi_pair([(os.path.abspath(c), os.path.abspath(g) if g else None) for c, g in pairs])
+
+
+def _envi_header_of(path: str) -> str | None:
+    """The ``.hdr`` of an ENVI image named by its header or its data file (existing), else None."""
+    from fers.io.formats import ENVI_DATA_EXTS
+
+    p = Path(path)
+    if p.suffix.lower() == ".hdr":
+        return str(p)
+    if p.suffix not in ENVI_DATA_EXTS and p.suffix.lower() not in ENVI_DATA_EXTS:
+        return None
+    for hdr in (Path(str(p) + ".hdr"), p.with_suffix(".hdr"), p.with_suffix(".HDR")):
+        if hdr.is_file():
+            return str(hdr)
+    return None
+
+
+def one_per_envi_pair(pairs):
+    """``pairs`` with an ENVI image counted once: a glob such as ``scenes/*`` matches both
+    ``x.hdr`` and ``x.img``, one scene; the header is kept (in the place of the first of the two)."""
+    out, seen = [], {}
+    for cube, gt in pairs:
+        hdr = _envi_header_of(cube)
+        if hdr is None:
+            out.append((cube, gt))
+        elif hdr not in seen:
+            seen[hdr] = len(out)
+            out.append((hdr, gt))
+    return out
 
 
 def _expand_one(item: str, base: Path | None = None):
@@ -115,14 +147,12 @@ class SceneOptions:
     geotiff: bool = False  # also <scene>.tif (fers.outputs: every map + a p99.9 mask band, georeferenced)
 
     def matches(self, meta: dict) -> bool:
-        """True when an output's ``meta`` was written with these options."""
-        from fers.bands import parse_band_spec
-        from fers.enhance import resolve_backend
+        """True when an output's ``meta`` was written with these options: every option that changes
+        a result (:func:`fers.scenes.result_options`, stored as ``meta["options"]``). An output
+        without them (written before they were stored) does not match."""
+        from fers.scenes import result_options
 
-        return (meta.get("bands") == parse_band_spec(self.bands).describe()
-                and meta.get("backend") == resolve_backend(self.backend)
-                and meta.get("detector") == self.detector
-                and meta.get("weights") == (str(self.weights) if self.weights else "shipped"))
+        return meta.get("options") == result_options(self)
 
 
 def _one_line(e: BaseException, path) -> str:
@@ -166,17 +196,6 @@ def complete_output(path, options: SceneOptions | None = None) -> dict | None:
     return meta
 
 
-def _save_atomically(res, gt, final: Path) -> None:
-    """``res.save_npz`` to a temporary name beside ``final``, then ``os.replace``: a killed worker
-    leaves at most a ``*.tmp.npz`` that resume ignores, never a half ``final``."""
-    tmp = final.with_name(f".{final.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
-    try:
-        res.save_npz(tmp, gt=gt)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneOptions,
               resume: bool = False) -> dict:
     """One scene on a worker: load, detect, write ``<out_dir>/<scene>.npz``; returns the summary row.
@@ -204,11 +223,9 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
         res = detect_file(cube_path, scene, options)
         t = time.perf_counter()
         final.parent.mkdir(parents=True, exist_ok=True)
-        _save_atomically(res, scene.gt, final)
-        if options.geotiff:  # written atomically by fers.io.maps_out
-            from fers.outputs import save_outputs
+        from fers.outputs import save_outputs  # all or nothing: temporary names, read back, renamed
 
-            save_outputs(res, scene, [final.with_suffix(".tif")])
+        save_outputs(res, scene, [final] + ([final.with_suffix(".tif")] if options.geotiff else []))
         save_s = time.perf_counter() - t
     except Exception as e:  # noqa: BLE001 - every problem of one scene is that scene's error row
         return {**base, "name": scene_name(cube_path), "out": None, "error": _one_line(e, cube_path)}
@@ -220,15 +237,50 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
 
 # ---------------------------------------------------------------- the cluster
 
+def plan_workers(workers: int | None, threads: int = 1, max_workers: int | None = None,
+                 oversubscribe: bool = False, cores: int | None = None) -> tuple[int, str]:
+    """``(worker processes to start, note or "")``: ``workers`` (default: ``cores // threads``),
+    capped by the cores (``workers x threads <= cores``) unless ``oversubscribe``, and by
+    ``max_workers`` (the number of scenes)."""
+    from dask.system import CPU_COUNT
+
+    cores = cores or CPU_COUNT
+    fit = max(1, cores // threads)
+    n, note = workers or fit, ""
+    if workers and workers > fit and not oversubscribe:
+        n, note = fit, (f"--workers {workers} capped at {fit}: {cores} core(s) / {threads} thread(s) per worker "
+                        "(--oversubscribe starts them all)")
+    if max_workers:
+        n = max(1, min(n, max_workers))
+    return n, note
+
+
+def worker_memory(memory_limit, n: int, total: int | None = None):
+    """Dask ``memory_limit`` per worker: ``None``/``"auto"`` = the machine's memory split over the
+    ``n`` workers actually started (Dask's own ``auto`` splits it by cores, so 4 workers on a
+    2-core machine got half the memory each); a fraction in (0, 1] = that share of the machine's
+    memory; anything else passes through (bytes, ``"4GiB"``)."""
+    from distributed.system import MEMORY_LIMIT  # the machine (or cgroup) limit Dask itself uses
+
+    total = total or MEMORY_LIMIT
+    if memory_limit is None or memory_limit == "auto":
+        return int(total // max(1, n))
+    if isinstance(memory_limit, float) and 0 < memory_limit <= 1:
+        return int(total * memory_limit)
+    return memory_limit
+
+
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, threads_per_worker: int | None = None,
-            memory_limit: str | float | int | None = None, max_workers: int | None = None):
+            memory_limit: str | float | int | None = None, max_workers: int | None = None,
+            oversubscribe: bool = False):
     """Yield ``(client, cluster | None)``: a ``Client`` on ``scheduler`` (an existing cluster's
     address), else on a new ``LocalCluster`` of worker processes: ``workers`` of them (default: the
-    machine's cores // ``threads_per_worker``, at most ``max_workers``), ``threads_per_worker``
-    (default 1) task threads each, ``memory_limit`` per worker (default ``"auto"``: the machine's
-    memory split evenly; Dask's nanny restarts a worker that goes past 95 % of it). Both are closed
-    on exit."""
+    machine's cores // ``threads_per_worker``; capped there unless ``oversubscribe``; at most
+    ``max_workers``, see :func:`plan_workers`), ``threads_per_worker`` (default 1) task threads
+    each, ``memory_limit`` per worker (:func:`worker_memory`; default: the machine's memory split
+    over the workers started; Dask's nanny restarts a worker that goes past 95 % of it). Both are
+    closed on exit."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -242,15 +294,13 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
         finally:
             client.close()
         return
-    from dask.system import CPU_COUNT
-
     threads = threads_per_worker or 1
-    n = workers or max(1, CPU_COUNT // threads)
-    if max_workers:
-        n = max(1, min(n, max_workers))
+    n, note = plan_workers(workers, threads, max_workers, oversubscribe)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
-                               memory_limit="auto" if memory_limit is None else memory_limit)
+                               memory_limit=worker_memory(memory_limit, n))
     except ValueError as e:
         raise FersInputError(f"cannot start the local cluster: {' '.join(str(e).split())}") from None
     client = Client(cluster)

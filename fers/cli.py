@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--memory-limit", type=_memory_limit, help="local cluster: memory per worker, e.g. 4GiB, or a "
                                                               "fraction of the machine's memory such as 0.25 "
                                                               "(default auto: the memory split evenly)")
+    t.add_argument("--oversubscribe", action="store_true", help="local cluster: start every --workers process "
+                                                                "even beyond the machine's cores (default: capped)")
     t.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786) instead "
                                        "of a local cluster")
     t.add_argument("--resume", action="store_true", help="skip scenes whose output in --out is complete and "
@@ -197,7 +199,7 @@ def cmd_detect(a) -> int:
         d["out"] = [str(w.path) for w in written]
         d["out_notes"] = [w.note for w in written]
     if a.json:
-        print(json.dumps(d))
+        print(json_line(d))
         return 0
     for n in [_read_as(scene.info)] + res.notes + ([res.auc_note] if res.auc_note else []):
         if n:
@@ -209,6 +211,22 @@ def cmd_detect(a) -> int:
     for w in written:
         print(f"{w.kind} written to {w.path}: {w.note}")
     return 0
+
+
+def _finite(obj):
+    """``obj`` with every NaN/Inf float replaced by None (JSON has no NaN), recursively."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def json_line(obj) -> str:
+    """Strict JSON (never ``NaN``): what ``--json`` prints."""
+    return json.dumps(_finite(obj), allow_nan=False)
 
 
 def _jsonable(info: dict) -> dict:
@@ -281,7 +299,7 @@ def _run_summary(scenes, errors, notes, a, **extra) -> dict:
 def _print_summary(summary: dict, a) -> None:
     """``--json``: the summary as one JSON object on stdout; else notes (stderr) and the AUC table."""
     if a.json:
-        print(json.dumps(summary))
+        print(json_line(summary))
         return
     scenes, mean_auc = summary["scenes"], summary["mean_auc"]
     for n in summary["notes"]:
@@ -305,7 +323,8 @@ def cmd_batch(a) -> int:
     from fers import batch
 
     sized = [f for f, v in (("--workers", a.workers), ("--threads-per-worker", a.threads_per_worker),
-                            ("--memory-limit", a.memory_limit)) if v is not None]
+                            ("--memory-limit", a.memory_limit), ("--oversubscribe", a.oversubscribe or None))
+             if v is not None]
     if a.scheduler and sized:
         raise FersInputError(f"{', '.join(sized)} size a local cluster; with --scheduler the workers are sized "
                              f"where they are started (docs/batch.md)")
@@ -320,7 +339,7 @@ def cmd_batch(a) -> int:
                                  adapter=a.adapter, layout=a.layout, nodata=a.nodata,
                                  keep_bad_bands=a.keep_bad_bands, geotiff=a.geotiff)
     with batch.connect(a.scheduler, a.workers, a.threads_per_worker, a.memory_limit,
-                       max_workers=len(pairs)) as (client, _):
+                       max_workers=len(pairs), oversubscribe=a.oversubscribe) as (client, _):
         cluster = batch.cluster_info(client)
         print(f"fers batch: {len(pairs)} scene(s) on {cluster['workers']} worker(s), {cluster['threads']} "
               f"thread(s), scheduler {cluster['scheduler']}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """No-data pixels: which pixels of a cube are missing, and how every path leaves them out.
 
-A pixel of a cube ``(H, W, B)`` is *no-data* (masked) when any of its B values is NaN or +-Inf, or
-equals the no-data value (``--nodata VALUE``, ENVI ``data ignore value``, GeoTIFF ``GDAL_NODATA``).
+A pixel of a cube ``(H, W, B)`` is *no-data* (masked) when any of the bands that are used is NaN or
++-Inf, or equals the no-data value (``--nodata VALUE``, ENVI ``data ignore value``, GeoTIFF
+``GDAL_NODATA``). A band that is fill in every pixel (:func:`empty_bands`) is a bad band: it is
+dropped (even with ``--keep-bad-bands``) instead of masking every pixel.
 The rest of FERS treats masked pixels the same way everywhere (docs/formats.md, "No-data pixels"):
 
 * normalisation: min and max over valid pixels only;
@@ -95,6 +97,34 @@ def scan_cube(cube: np.ndarray, nodata=None, chunk_bytes: int | None = None, rel
     if not n_valid:
         lo = hi = np.full(b, np.nan)
     return CubeScan(valid=valid, n_invalid=n_bad, lo=lo.astype(np.float64), hi=hi.astype(np.float64), mean=mean)
+
+
+def empty_bands(cube, nodata=None, chunk_bytes: int | None = None, release=None) -> np.ndarray:
+    """``(B,)`` bool: True for a band of ``cube (H, W, B)`` in which every pixel is NaN/Inf or equals
+    ``nodata`` -- a band of fill, which is a bad band, not a reason to mask every pixel.
+
+    Reads row blocks like :func:`scan_cube` and stops as soon as every band has shown one value
+    (on an ordinary cube: after the first block). Integer cubes without ``nodata`` have none."""
+    h, w, b = cube.shape
+    cand = np.ones(b, dtype=bool)
+    floating = np.dtype(cube.dtype).kind in "fc"
+    has_value = nodata is not None and not np.isnan(nodata)
+    if not (floating or has_value):
+        return ~cand
+    per_row = max(1, w * b * np.dtype(cube.dtype).itemsize)
+    step = max(1, (chunk_bytes or SCAN_CHUNK_BYTES) // per_row)
+    for r0 in range(0, h, step):
+        idx = np.flatnonzero(cand)
+        if idx.size == 0:
+            break
+        blk = np.asarray(cube[r0 : r0 + step])[..., idx]  # (rows, W, K) of the bands still in doubt
+        fill = ~np.isfinite(blk) if floating else np.zeros(blk.shape, dtype=bool)
+        if has_value:
+            fill |= blk == float(nodata)
+        cand[idx[~fill.all(axis=(0, 1))]] = False
+        if release is not None:
+            release(cube)
+    return cand
 
 
 def describe(nodata) -> str:

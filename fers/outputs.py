@@ -35,17 +35,37 @@ def output_kind(path) -> str:
     return "geotiff" if ext in TIFF_EXTS else "geojson" if ext in GEOJSON_EXTS else "npz"
 
 
+def target_path(path) -> Path:
+    """The file an output path names: ``.npz`` is appended to an ``.npz`` output without it (as
+    :meth:`fers.result.DetectResult.save_npz` does), so ``out/dup`` and ``out/dup.npz`` are one file."""
+    p = Path(path).expanduser()
+    if output_kind(p) == "npz" and p.suffix.lower() != ".npz":
+        p = p.with_name(p.name + ".npz")
+    return p
+
+
 def check_outputs(paths, threshold="p99.9"):
     """Refuse, before any work, output paths that cannot be written (a folder, a missing or read-only
-    folder, the same file twice) and a threshold that does not parse; one line each. Returns the
-    parsed threshold (:class:`fers.io.maps_out.Threshold`)."""
+    folder, a name too long for the file system, the same file twice -- ``out/x`` and ``out/x.npz``
+    included) and a threshold that does not parse; one line each. Returns the parsed threshold
+    (:class:`fers.io.maps_out.Threshold`)."""
+    from fers.io.atomic import name_too_long
     from fers.io.maps_out import parse_threshold, writable_path
 
     rule = parse_threshold(threshold)
-    if len({str(Path(p).expanduser().resolve()) for p in paths}) != len(paths):
-        raise FersInputError("the same output file is given twice")
+    seen: dict = {}
     for p in paths:
-        writable_path(p)
+        t = target_path(p)
+        problem = name_too_long(Path(p).expanduser()) or name_too_long(t)
+        if problem:
+            raise FersInputError(problem, p)
+        if Path(p).expanduser().is_dir():
+            raise FersInputError("is a folder, not a file name", p)
+        key = str(t.resolve())
+        if key in seen:
+            raise FersInputError(f"the same output file is given twice ({seen[key]} and {p})", t)
+        seen[key] = p
+        writable_path(t)
     return rule
 
 
@@ -63,21 +83,52 @@ def save_outputs(result, scene, paths, threshold="p99.9", ortho: bool = True, gt
     """Write ``result`` (a :class:`fers.result.DetectResult` of ``scene``) to each of ``paths`` by
     extension (module docstring). ``threshold``: the mask rule (``p99.9`` = the top 0.1 % of the
     default map's valid scores, or a score); ``ortho``: place GLT (EMIT) products on their map grid.
-    ``gt``: the ground truth stored in an ``.npz`` (default ``scene.gt``)."""
+    ``gt``: the ground truth stored in an ``.npz`` (default ``scene.gt``).
+
+    All or nothing (:mod:`fers.io.atomic`): every file is written to a temporary name in its target
+    folder, closed and read back, and only then are they all renamed into place; any write error is
+    one :class:`FersInputError` line and leaves no file behind."""
+    from fers.io.atomic import Staging, check_written
+
     rule = check_outputs(paths, threshold)
+    targets = [target_path(p) for p in paths]
     kinds = [output_kind(p) for p in paths]
     out, tiff = [], None
-    for path, kind in zip(paths, kinds):
-        if kind == "npz":
-            p = result.save_npz(path, gt=scene.gt if gt is None else gt)
-            out.append(Written("npz", p, "every map, gt and meta (docs/formats.md)"))
-        elif kind == "geotiff":
-            tiff = _write_tiff(result, scene, path, rule, ortho)
-            out.append(Written("geotiff", tiff.path, tiff.note))
-    for path, kind in zip(paths, kinds):
-        if kind == "geojson":
-            out.append(_write_geojson(result, scene, path, rule, ortho, tiff))
+    with Staging() as staging:
+        for target, kind in zip(targets, kinds):
+            if kind == "npz":
+                tmp = staging.stage(target, ".npz")
+                _guarded(lambda: result.save_npz(tmp, gt=scene.gt if gt is None else gt), "npz", target)
+                check_written("npz", tmp, target)
+                out.append(Written("npz", target, "every map, gt and meta (docs/formats.md)"))
+            elif kind == "geotiff":
+                tmp = staging.stage(target, target.suffix)
+                tiff = _guarded(lambda: _write_tiff(result, scene, tmp, rule, ortho), "GeoTIFF", target)
+                check_written("geotiff", tmp, target, bands=len(tiff.bands))
+                out.append(Written("geotiff", target, tiff.note))
+        for target, kind in zip(targets, kinds):
+            if kind == "geojson":
+                tmp = staging.stage(target, ".geojson")
+                w = _guarded(lambda: _write_geojson(result, scene, tmp, rule, ortho, tiff), "GeoJSON", target)
+                check_written("geojson", tmp, target)
+                out.append(Written("geojson", target, w.note))
+        staging.commit()
     return out
+
+
+def _guarded(write, what: str, target: Path):
+    """``write()``, with any error (a FersInputError naming the temporary file, an OSError such as
+    a full disk, a GDAL error) re-raised as one line naming the ``target``."""
+    try:
+        return write()
+    except FersInputError as e:
+        msg = str(e)
+        if e.path is not None and msg.startswith(f"{e.path}: "):
+            msg = msg[len(str(e.path)) + 2 :]  # the temporary name means nothing to the user
+        raise FersInputError(f"cannot write the {what}: {msg}", target) from None
+    except Exception as e:  # noqa: BLE001 - a writer's failure of any kind is one line, never a traceback
+        msg = getattr(e, "strerror", None) or " ".join(str(e).split())
+        raise FersInputError(f"cannot write the {what}: {msg}", target) from None
 
 
 def _write_tiff(result, scene, path, rule, ortho):

@@ -16,7 +16,7 @@ import numpy as np
 
 from fers import budget, progress
 from fers import methods as M
-from fers.bands import DEFAULT_ADAPTER, parse_band_spec, planned_bands, prepare_bands
+from fers.bands import DEFAULT_ADAPTER, BandSpec, parse_band_spec, planned_bands, prepare_bands
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
 from fers.enhance import ModelUnavailable, make_enhancer, resolve_backend
 from fers.errors import FersInputError
@@ -62,10 +62,12 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     refused there. Ground truth without anomaly pixels gives the maps with ``auc`` None and
     ``auc_note`` saying why.
 
-    No-data (:mod:`fers.nodata`): pixels with a NaN/Inf band, or a band equal to ``nodata``, are
-    masked (NaN in every map, left out of the AUCs, counted in ``masked_pixels``). A cube with no
-    valid pixel, or whose valid pixels all have one spectrum, is refused. Scenes smaller than the
-    networks' 8x8 minimum get the plain detector only, with a note.
+    No-data (:mod:`fers.nodata`): pixels with a NaN/Inf value, or a value equal to ``nodata``, in
+    one of the bands used are masked; a band that is no-data in every pixel is dropped as a bad band
+    (also with ``keep_bad_bands``). Masked pixels are NaN in every map, left out of the AUCs and
+    counted in ``masked_pixels``. A cube with no valid pixel, or whose valid pixels all have one
+    spectrum, is refused. Scenes smaller than the networks' 8x8 minimum get the plain detector only,
+    with a note.
 
     Wavelengths and bad bands (:mod:`fers.band_select`): with ``wavelengths (B,)`` in nm or
     ``bad_bands (B,)`` bool (a :class:`fers.io.Scene`'s), the bands marked bad and the water-vapour
@@ -80,7 +82,8 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     spec = parse_band_spec(bands)
     fixed = _weights_bands(weights) if weights else None
     need_model = any(M.BY_NAME[m].needs_model for m in wanted)
-    spec, notes = _resolve(spec, cube.shape[2], wavelengths, bad_bands, keep_bad_bands)
+    empty = _empty_bands(cube, nodata)
+    spec, notes = _resolve(spec, cube.shape[2], wavelengths, bad_bands, keep_bad_bands, empty)
     mapped = is_mapped(cube)
     large = _plan(tuple(cube.shape), 0 if mapped else int(cube.nbytes), mapped, gt is not None, spec, fixed,
                   adapter, backend, detector, weights, wanted)  # the plan counts a copy the bad-band drop makes
@@ -162,27 +165,50 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     return res
 
 
-def _resolve(spec, n_bands, wavelengths, bad_bands, keep_bad):
-    """``(spec, notes)``: ``spec`` resolved against the scene's band metadata
-    (:func:`fers.band_select.resolve_bands`); unchanged without metadata."""
-    if wavelengths is None and bad_bands is None and spec.kind != "nm":
+def _empty_bands(cube, nodata):
+    """``(B,)`` bool of the bands that hold only no-data (:func:`fers.nodata.empty_bands`), or None
+    when there is none; a cube whose every band is empty is refused."""
+    from fers.nodata import empty_bands
+
+    empty = empty_bands(cube, nodata, release=release_for(cube))
+    if empty.all():
+        raise FersInputError(f"every pixel is no-data ({describe(nodata)}); there is nothing to detect")
+    return empty if empty.any() else None
+
+
+def _resolve(spec, n_bands, wavelengths, bad_bands, keep_bad, empty=None):
+    """``(spec, notes)``: ``spec`` resolved against the scene's band metadata and its bands of
+    no-data ``empty (B,)`` (:func:`fers.band_select.resolve_bands`); unchanged without them."""
+    if wavelengths is None and bad_bands is None and empty is None and spec.kind != "nm":
         return spec, []
     from fers.band_select import resolve_bands
 
-    return resolve_bands(spec, n_bands, wavelengths, bad_bands, keep_bad)
+    return resolve_bands(spec, n_bands, wavelengths, bad_bands, keep_bad, empty)
 
 
 def _take(cube, spec, wavelengths, lazy: bool):
-    """``(cube, spec, wavelengths of the bands used or None)``: the bad bands of a resolved ``spec``
-    taken out (a lazy view of a streamed memory map, see :class:`fers.band_select.BandView`)."""
+    """``(cube, spec, wavelengths of the bands used or None)``: the bands a resolved ``spec`` uses
+    taken out -- bad bands, and the bands of a range or list -- so that no-data is decided on the
+    bands used (a lazy view of a streamed memory map, see :class:`fers.band_select.BandView`). A
+    range or list becomes the whole ``0:`` range of the taken cube, reported as the spec it was."""
+    from fers.band_select import BandView, take_bands
+
     idx = np.arange(cube.shape[2])
     if spec.keep is not None:
-        from fers.band_select import take_bands
-
         cube, idx = take_bands(cube, spec.keep, lazy=lazy), np.asarray(spec.keep)
         spec = replace(spec, keep=None)
-    elif spec.kind == "list":
-        idx = np.asarray(spec.indices)
+    sel = None
+    if spec.kind == "list" and spec.indices and max(spec.indices) < cube.shape[2] and len(spec.indices) >= 2:
+        sel = list(spec.indices)
+    elif spec.kind == "range" and spec.start < cube.shape[2]:
+        sel = list(range(spec.start, cube.shape[2] if spec.stop is None else min(spec.stop, cube.shape[2])))
+    if sel is not None and len(sel) >= 2:
+        if sel == sorted(sel):
+            cube = take_bands(cube, sel, lazy=lazy)
+        else:
+            cube = BandView(cube, sel) if lazy else np.asarray(cube[..., sel])
+        idx = idx[sel]
+        spec = BandSpec("range", start=0, stop=None, label=spec.describe())
     wl = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64).ravel()[idx]
     return cube, spec, wl
 
@@ -229,8 +255,9 @@ def _enhance_box(enh, h, box):
 
 
 def _masked_detector(detector, windows, valid):
-    """The detector ``cube -> (H, W)``; with a mask, RX statistics over valid pixels only and masked
-    scores floored to the lowest valid score (they become NaN after the fusions)."""
+    """The detector ``cube -> (H, W)``; with a mask, RX statistics, local RX window statistics and the
+    AE's scaling and training over valid pixels only, and masked scores floored to the lowest valid
+    score (they become NaN after the fusions)."""
     base = detector_fn(detector, windows)
     if valid is None:
         return base
@@ -238,6 +265,15 @@ def _masked_detector(detector, windows, valid):
         from fers.detectors.rx import rx
 
         return lambda c: floor_invalid(rx(c, valid), valid)
+    if detector == "lrx":  # masked pixels out of every window's statistics
+        from fers.detectors.lrx import local_rx
+
+        inner, outer = parse_windows(windows)
+        return lambda c: floor_invalid(local_rx(c, inner, outer, valid=valid), valid)
+    if detector == "ae":  # masked pixels out of the scaling and the training loss
+        from fers.detectors.ae import ae_scores
+
+        return lambda c: floor_invalid(ae_scores(c, seed=0, threads=1, valid=valid), valid)
     return lambda c: floor_invalid(base(c), valid)
 
 

@@ -34,7 +34,9 @@ class DetectResult:
     models did not run or the scene was streamed); ``default_method``: the map shown by default;
     ``masked_pixels``: how many no-data pixels were masked (NaN in every map, left out of the AUCs);
     ``wavelengths_used``: ``(K,)`` nm of the bands the detectors saw before adapting (None when the
-    scene has no wavelengths).
+    scene has no wavelengths). ``options``: every option that changes the maps
+    (:func:`fers.scenes.result_options`), stored in the ``.npz`` meta (not in :meth:`to_dict`) so
+    that ``batch --resume`` can compare them.
     """
 
     maps: dict
@@ -59,6 +61,7 @@ class DetectResult:
     auc_note: str = ""
     masked_pixels: int = 0
     wavelengths_used: np.ndarray | None = field(default=None, repr=False)
+    options: dict = field(default_factory=dict)
 
     def to_dict(self, digits: int = 6) -> dict:
         """JSON-ready summary (no arrays): what ``--json``, ``bench``, the app and its API return."""
@@ -84,7 +87,8 @@ class DetectResult:
 
     def save_npz(self, path, gt=None) -> Path:
         """Write ``<method>`` maps (float64), ``gt`` (bool, when given) and ``meta`` (the JSON of
-        :meth:`to_dict` plus ``format``) to a compressed ``.npz``; ``.npz`` is appended when missing.
+        :meth:`to_dict` plus ``format`` and, when set, ``options``) to a compressed ``.npz``; ``.npz`` is
+        appended when missing.
         Returns the path written."""
         path = Path(path)
         if path.is_dir():
@@ -95,6 +99,8 @@ class DetectResult:
         if gt is not None:
             arrays["gt"] = np.asarray(gt, dtype=bool)
         meta = {"format": NPZ_FORMAT, **self.to_dict()}
+        if self.options:  # every option that changes the maps: batch --resume compares them
+            meta["options"] = dict(self.options)
         try:
             np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
         except OSError as e:

@@ -28,18 +28,28 @@ def scene_files(items):
 
 def mmap_for(path) -> bool:
     """Memory-map big files (the pipeline then streams them, see fers.large): a file of
-    ``LARGE_MEMMAP_BYTES`` or more, or one whose header says it decodes to that much and can be
-    mapped (a compressed NetCDF is then spilled to a temporary map, see :func:`fers.memmap.spill`)."""
+    ``LARGE_MEMMAP_BYTES`` or more (an ENVI cube: its data file, however it is named), or one whose
+    header says it decodes to that much and can be mapped (a compressed NetCDF is then spilled to a temporary map, see :func:`fers.memmap.spill`)."""
     from fers.io.peek import peek_cube
     from fers.memmap import LARGE_MEMMAP_BYTES
 
     try:
-        if Path(path).stat().st_size >= LARGE_MEMMAP_BYTES:
+        if _data_file(Path(path)).stat().st_size >= LARGE_MEMMAP_BYTES:
             return True
-    except OSError:
+    except (OSError, FersInputError):
         return False  # load_cube reports the problem
     head = peek_cube(path) if Path(path).suffix.lower() == ".nc" else None
     return head is not None and head.mappable and head.values * 4 >= LARGE_MEMMAP_BYTES
+
+
+def _data_file(path: Path) -> Path:
+    """The file that holds the values: an ENVI image named by its ``.hdr`` is decided by its data
+    file (the header is a few KB whatever the cube's size), every other file by itself."""
+    if path.suffix.lower() == ".hdr":
+        from fers.io.envi import find_envi_pair
+
+        return find_envi_pair(path)[1]
+    return path
 
 
 def detect_file(path, scene, a):
@@ -49,14 +59,32 @@ def detect_file(path, scene, a):
     from fers.pipeline import detect
 
     try:
-        return detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
+        res = detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
                       windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
                       nodata=scene.nodata, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
-                      keep_bad_bands=getattr(a, "keep_bad_bands", False))
+                     keep_bad_bands=getattr(a, "keep_bad_bands", False))
     except FersInputError as e:
         if e.path is not None:
             raise
         raise FersInputError(str(e), path) from None
+    res.options = result_options(a)
+    return res
+
+
+def result_options(a) -> dict:
+    """Every option of ``a`` that changes a result, as JSON values: band spec, backend (resolved),
+    detector, windows, weights, adapter, TIFF layout, no-data value, keep-bad-bands. Stored in the
+    output's meta; ``batch --resume`` keeps an output only when they are all the same."""
+    from fers.bands import parse_band_spec
+    from fers.detectors import parse_windows
+    from fers.enhance import resolve_backend
+
+    nodata = getattr(a, "nodata", None)
+    return {"bands": parse_band_spec(a.bands).describe(), "backend": resolve_backend(a.backend),
+            "detector": a.detector, "windows": list(parse_windows(a.windows)),
+            "weights": str(a.weights) if a.weights else "shipped", "adapter": a.adapter,
+            "layout": getattr(a, "layout", None), "nodata": None if nodata is None else float(nodata),
+            "keep_bad_bands": bool(getattr(a, "keep_bad_bands", False))}
 
 
 def precheck(a, cube_path, key=None, gt_path=None, gt_key=None) -> bool:

@@ -65,6 +65,7 @@ def ae_scores(
     device: str = "cpu",
     threads: int | None = None,
     chunk: int | None = None,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Train the AE on ``cube (H, W, B)`` itself and return its reconstruction error ``(H, W)`` float64.
 
@@ -73,6 +74,8 @@ def ae_scores(
     ``threads``: torch CPU threads for this call only (restored afterwards); None keeps the current
     setting. On a busy 2-core machine ``threads=1`` was several times faster than 2. ``chunk``: pixels
     per training chunk (default :func:`chunk_pixels`; the gradient is the full-batch one either way).
+    ``valid (H, W)`` bool: masked (no-data) pixels, False, are left out of the min-max scaling and
+    of the training loss (the AE learns the valid background only); they are still scored.
     """
     import torch
 
@@ -80,9 +83,17 @@ def ae_scores(
     if x.ndim != 3:
         raise ValueError(f"ae_scores expects (H, W, B), got shape {x.shape}")
     h, w, b = x.shape
-    lo, hi = float(x.min()), float(x.max())
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape != (h, w):
+            raise ValueError(f"valid mask {valid.shape} does not match the cube's (H, W) {(h, w)}")
+        if valid.all() or not valid.any():
+            valid = None
+    ref = x if valid is None else x[valid]
+    lo, hi = float(ref.min()), float(ref.max())
     x = (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
     t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].to(device)
+    m = None if valid is None else torch.from_numpy(valid.astype(np.float32))[None, None].to(device)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
@@ -91,7 +102,7 @@ def ae_scores(
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        err = _train_and_score(net, t, iters, lr, chunk)
+        err = _train_and_score(net, t, iters, lr, chunk, m)
     finally:
         if threads:
             torch.set_num_threads(old_threads)
@@ -113,24 +124,32 @@ def _pixel_chunks(t, chunk: int) -> list:
     return [flat[..., i : i + chunk] for i in range(0, h * w, chunk)]
 
 
-def _train_and_score(net, t, iters: int, lr: float, chunk: int | None = None):
+def _train_and_score(net, t, iters: int, lr: float, chunk: int | None = None, mask=None):
     """Full-batch Adam on ``t (1, B, H, W)`` for ``iters`` steps; per-pixel error ``(H, W)`` of the final model.
 
-    Each step's gradient is that of the mean squared error over every pixel; on a scene of more than
-    ``chunk`` pixels (default :func:`chunk_pixels`) it is accumulated over pixel chunks (the same
-    gradient up to float summation order), so memory stays bounded whatever the scene size."""
+    Each step's gradient is that of the mean squared error over every pixel (with ``mask (1, 1, H,
+    W)`` 0/1: over the pixels where it is 1); on a scene of more than ``chunk`` pixels (default
+    :func:`chunk_pixels`) it is accumulated over pixel chunks (the same gradient up to float
+    summation order), so memory stays bounded whatever the scene size."""
     import torch
 
     from fers.progress import bar
 
-    parts = _pixel_chunks(t, chunk or chunk_pixels(t.shape[1]))
-    total = float(t.numel())
+    size = chunk or chunk_pixels(t.shape[1])
+    parts = _pixel_chunks(t, size)
+    weights = [None] * len(parts) if mask is None else _pixel_chunks(mask, size)
+    total = float(t.numel()) if mask is None else float(mask.sum()) * t.shape[1]
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     with _plain_aten_convs():
         for _ in bar(range(int(iters)), desc="AE training", unit="step"):
             opt.zero_grad(set_to_none=True)
-            for x in parts:
-                loss = torch.sum((net(x) - x) ** 2) / total if len(parts) > 1 else torch.mean((net(x) - x) ** 2)
+            for x, wt in zip(parts, weights):
+                if wt is not None:
+                    loss = torch.sum((net(x) - x) ** 2 * wt) / total
+                elif len(parts) > 1:
+                    loss = torch.sum((net(x) - x) ** 2) / total
+                else:
+                    loss = torch.mean((net(x) - x) ** 2)
                 loss.backward()
             opt.step()
         with torch.no_grad():

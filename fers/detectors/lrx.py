@@ -61,8 +61,8 @@ class _RowMoments:
     the count, entries ``(i, 0)`` the sum of ``x`` and the rest the sum of ``x x^T``. Each row is
     computed once and kept while it is inside the outer window (``drop_below``)."""
 
-    def __init__(self, x: np.ndarray):
-        self.x = x
+    def __init__(self, x: np.ndarray, valid: np.ndarray | None = None):
+        self.x, self.valid = x, valid  # valid (H, Wc) bool or None: masked pixels weigh 0 (z = 0)
         self.ti, self.tj = np.tril_indices(x.shape[2] + 1)
         self._count = np.arange(1, x.shape[2] + 2)  # z[:, ti] == np.repeat(z, _count, axis=1)
         self._z = np.ones((x.shape[1], x.shape[2] + 1))
@@ -72,6 +72,9 @@ class _RowMoments:
         v = self._rows.get(r)
         if v is None:
             self._z[:, 1:] = self.x[r]
+            if self.valid is not None:  # a masked pixel adds nothing: not to the count, sums or products
+                self._z[:, 0] = self.valid[r]
+                self._z[:, 1:] *= self.valid[r][:, None]
             v = self._rows[r] = np.repeat(self._z, self._count, axis=1) * np.take(self._z, self.tj, axis=1)
         return v
 
@@ -178,12 +181,13 @@ def _scores(aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _BIG = 1e300
 
 
-def _local_rx_strip(x, ri, ro, ci, co, cols, ridge, rows_done=None) -> np.ndarray:
-    """Scores for output columns ``cols`` of every row; ``x`` holds only the needed input columns."""
+def _local_rx_strip(x, ri, ro, ci, co, cols, ridge, rows_done=None, valid=None) -> np.ndarray:
+    """Scores for output columns ``cols`` of every row; ``x`` (and ``valid``, when given) hold only
+    the needed input columns."""
     h, w, b = x.shape
     nout = len(cols)
     out = np.empty((h, nout))
-    moments = _RowMoments(x)
+    moments = _RowMoments(x, valid)
     k = len(moments.ti)
     outer_rows, inner_rows = _SlidingSums(moments), _SlidingSums(moments)
     cs_o, cs_i = np.empty((w + 1, k)), np.empty((w + 1, k))
@@ -227,18 +231,29 @@ def local_rx(
     ridge: float = DEFAULT_RIDGE,
     border: str = "shift",
     max_bytes: int = MAX_BYTES,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Dual-window local RX of ``cube (H, W, B)`` -> ``(H, W)`` float64.
 
     ``inner``/``outer``: odd window widths in pixels (guard window and background window).
-    Works on raw cubes or on enhanced features (e.g. ``H + F_spe + F_spa``).
+    Works on raw cubes or on enhanced features (e.g. ``H + F_spe + F_spa``). ``valid (H, W)`` bool:
+    masked (no-data) pixels, False, are left out of every window's mean and covariance (a window
+    then has fewer background pixels; the ridge covers windows left with too few); their own
+    scores are computed but mean nothing.
     """
     inner, outer = parse_windows((inner, outer))
     x = np.asarray(cube, dtype=np.float64)
     if x.ndim != 3:
         raise ValueError(f"local_rx expects (H, W, B), got shape {x.shape}")
     h, w, b = x.shape
-    x = x - x.reshape(-1, b).mean(axis=0)  # RX is shift invariant; centring keeps sums accurate
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        if valid.shape != (h, w):
+            raise ValueError(f"valid mask {valid.shape} does not match the cube's (H, W) {(h, w)}")
+        if valid.all():
+            valid = None
+    centre = x.reshape(-1, b).mean(axis=0) if valid is None or not valid.any() else x[valid].mean(axis=0)
+    x = x - centre  # RX is shift invariant; centring keeps sums accurate
     ro, ri = window_ranges(h, outer, border), window_ranges(h, inner, border)
     co, ci = window_ranges(w, outer, border), window_ranges(w, inner, border)
     per_col = (5 * (b + 1) * (b + 2) // 2 + 2 * (b + 2) ** 2
@@ -253,5 +268,6 @@ def local_rx(
             cols = np.arange(c0, c1) - a
             ci_s = (ci[0][c0:c1] - a, ci[1][c0:c1] - a)
             co_s = (co[0][c0:c1] - a, co[1][c0:c1] - a)
-            out[:, c0:c1] = _local_rx_strip(x[:, a:z], ri, ro, ci_s, co_s, cols, ridge, rows_done)
+            out[:, c0:c1] = _local_rx_strip(x[:, a:z], ri, ro, ci_s, co_s, cols, ridge, rows_done,
+                                            None if valid is None else valid[:, a:z])
     return out

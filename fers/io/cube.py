@@ -35,7 +35,10 @@ from fers.io.formats import CUBE_EXTS, GT_EXTS
 from fers.io.tiff import read_tiff
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
 from fers.io.products import PRODUCT_READERS
-from fers.nodata import describe, release_for, scan_cube
+from fers.io.bands_in import (apply_scale, describe_scale, scale_offset, sidecar_wavelengths, sort_bands,
+                               uniform_scale, wavelength_order)
+from fers.io.georef import check_georef
+from fers.nodata import describe, empty_bands, release_for, scan_cube
 
 # reader meta keys that become Scene fields (every other key is reported in Scene.info)
 SCENE_META = ("nodata", "nodata_source", "wavelengths", "fwhm", "bad_bands", "georef")
@@ -134,15 +137,6 @@ def _nodata_in_effect(nodata, file_nodata, source) -> tuple[float | None, str]:
     return None, ""
 
 
-def _sibling_wavelengths(path: Path, n_bands: int):
-    """``<stem>.wavelengths.npy`` beside a cube file, when it has ``n_bands`` values."""
-    cand = path.with_name(path.stem + ".wavelengths.npy")
-    if not cand.is_file():
-        return None
-    wl = fmt.read_npy(cand).astype(np.float64).ravel()
-    return wl if wl.size == n_bands else None
-
-
 def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False, max_bytes=None,
               nodata=None) -> Scene:
     """Read a cube file (see module table) -> :class:`Scene` with ``cube (H, W, B)``.
@@ -156,8 +150,11 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     files/arrays. nodata: the no-data value (overrides the file's own); masked pixels become NaN.
     """
     path = Path(path)
-    if not path.exists():
-        raise FersInputError("file not found", path)
+    try:
+        if not path.exists():
+            raise FersInputError("file not found", path)
+    except OSError as e:  # e.g. "File name too long"
+        raise FersInputError(f"cannot open file: {e.strerror or e}", path) from None
     if path.is_dir():
         raise FersInputError("is a folder, not a cube file", path)
     ext = path.suffix.lower()
@@ -176,6 +173,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     wl = None
     info: dict = {"format": ext.lstrip(".") or "envi"}
     meta: dict = {}
+    wl_key = None
     if ext == ".mat":
         keys = io_mat.list_mat_keys(path)
         cube_key, in_gt, wl_key = io_mat.choose_keys(path, keys, key, gt_key if gt_path is None else None)
@@ -199,35 +197,99 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     else:
         cube, meta = read_envi(path, mmap=mmap)
         info["format"] = "envi"
-    wl = meta.get("wavelengths", wl)
-    info.update({k: v for k, v in meta.items() if k not in SCENE_META})
+    if "wavelengths" in meta:
+        wl = meta["wavelengths"]
+        info["wavelength_source"] = meta.get("wavelength_source") or f"the file's band table ({info['format']})"
+    elif wl is not None:
+        info["wavelength_source"] = f".mat variable {wl_key!r}"
+    info.update({k: v for k, v in meta.items() if k not in SCENE_META + ("scale", "offset", "wavelength_source")})
     validate_cube(cube, path)
     info["source_dtype"] = str(cube.dtype)
+    if wl is None and ext not in (".mat",):
+        wl = sidecar_wavelengths(path, cube.shape[2])
+        if wl is not None:
+            info["wavelength_source"] = f"sidecar {path.stem}.wavelengths.npy"
     value, source = _nodata_in_effect(nodata, meta.get("nodata"), meta.get("nodata_source") or ext)
+    bad = meta.get("bad_bands")
+    bad = None if bad is None or np.size(bad) != cube.shape[2] else np.asarray(bad, dtype=bool).ravel()
+    release = release_for(cube)
+    empty = empty_bands(cube, value, release=release)
+    if empty.all():
+        raise FersInputError(f"every pixel is no-data ({describe(value)}); there is nothing to detect", path)
+    if empty.any():  # a band of fill is a bad band, not a reason to mask every pixel
+        info["empty_bands"] = [int(i) + 1 for i in np.flatnonzero(empty)]
+        _note(info, f"band(s) {info['empty_bands']} hold only no-data ({describe(value)}): bad bands")
+        bad = empty if bad is None else (bad | empty)
+    used = ~bad if bad is not None and not bad.all() else np.ones(cube.shape[2], dtype=bool)
     scan = None  # integers without a no-data value cannot have masked pixels: no pass over the data
     if cube.dtype.kind == "f" or value is not None:
-        scan = scan_cube(cube, value, release=release_for(cube))
+        from fers.band_select import take_bands
+
+        part = cube if used.all() else take_bands(cube, tuple(int(i) for i in np.flatnonzero(used)), lazy=True)
+        scan = scan_cube(part, value, release=release)  # no-data decided on the bands that are not bad
         if scan.n_valid == 0:
-            raise FersInputError(f"every pixel is no-data ({describe(value)}); there is nothing to detect", path)
+            raise FersInputError(f"every pixel is no-data ({describe(value)}) in the {int(used.sum())} bands that "
+                                 "are not bad; there is nothing to detect", path)
     masked = scan.n_invalid if scan is not None else 0
     info.update(nodata=value, masked_pixels=masked)
     if source:
         info["nodata_source"] = source
+    scaling = scale_offset(meta.get("scale"), meta.get("offset"), cube.shape[2])
+    order = wavelength_order(wl) if wl is not None else None
     keep_mmap = mmap and isinstance(cube, np.memmap) and not (masked and value is not None and _fits_in_memory(cube))
+    if keep_mmap and scaling is not None and not uniform_scale(*scaling):
+        keep_mmap = False  # per-band scales change the result: applied in memory
+    if keep_mmap and order is not None and not np.array_equal(order, np.arange(len(order))[::-1]):
+        keep_mmap = False  # a shuffled band order cannot stay a memory map
     if not keep_mmap:
         _check_array_bytes(cube.shape, 4, max_bytes, path)
-        cube = _to_float32(cube, path)
-        if masked:
-            cube[~scan.valid] = np.nan  # in memory, NaN is the one no-data marker
-    if wl is None and ext == ".npy":
-        wl = _sibling_wavelengths(path, cube.shape[2])
+        cube = _to_nan_float32(cube, value, None if not masked else scan.valid, path)
+        if scaling is not None:
+            apply_scale(cube, *scaling)
+    if scaling is not None:
+        info["scaling"] = describe_scale(*scaling, meta.get("scale_source", "the file's band scale/offset"))
+        if keep_mmap:
+            info["scaling"] += ("; the memory map keeps the stored values (one scale for every band leaves the "
+                                "maps unchanged)")
+    if order is not None:
+        cube = sort_bands(cube, order)
+        wl = np.asarray(wl, dtype=np.float64)[order]
+        bad = None if bad is None else bad[order]
+        fwhm = meta.get("fwhm")
+        if fwhm is not None:
+            meta["fwhm"] = np.asarray(fwhm)[order]
+        info["band_order"] = "sorted by wavelength (the file stores them in another order)"
+        _note(info, "bands sorted by ascending wavelength (the file stores them in another order)")
     if gt_path is not None:
         gt = load_gt(gt_path, shape=cube.shape[:2], key=gt_key)
     name = path.stem if ext != ".hdr" else path.with_suffix("").name
-    bad = meta.get("bad_bands")
+    georef = meta.get("georef")
+    if georef is not None:
+        georef, problem = check_georef(georef, cube.shape[0], cube.shape[1])
+        if problem:
+            info["georef_dropped"] = problem
+            _note(info, f"georeference dropped ({problem}): outputs in pixel coordinates")
     return Scene(cube=cube, gt=gt, wavelengths=wl, name=name, path=path, info=info, nodata=value,
-                 bad_bands=None if bad is None else np.asarray(bad, dtype=bool), fwhm=meta.get("fwhm"),
-                 georef=meta.get("georef"))
+                 bad_bands=bad, fwhm=meta.get("fwhm"), georef=georef)
+
+
+def _note(info: dict, text: str) -> None:
+    info["metadata_notes"] = list(info.get("metadata_notes", [])) + [text]
+
+
+def _to_nan_float32(cube, value, valid, path) -> np.ndarray:
+    """``cube (H, W, B)`` as C-contiguous float32, NaN (the in-memory no-data marker) at the pixels
+    where ``valid (H, W)`` is False (no-data in a band that is not bad) and at any other value
+    equal to ``value`` (fill inside a bad band, masked only if that band is used)."""
+    out = _to_float32(cube, path)
+    if valid is not None:
+        out[~valid] = np.nan
+    if value is not None:
+        step = max(1, (64 * 2**20) // max(1, cube.shape[1] * cube.shape[2] * cube.dtype.itemsize))
+        for r0 in range(0, cube.shape[0], step):
+            src = np.asarray(cube[r0 : r0 + step])
+            out[r0 : r0 + step][src == value] = np.nan  # compared in the stored precision
+    return out
 
 
 def _fits_in_memory(cube) -> bool:

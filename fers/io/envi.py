@@ -14,7 +14,7 @@ import numpy as np
 from fers.errors import FersInputError
 from fers.io.formats import ENVI_DATA_EXTS, nodata_value, why
 from fers.io.georef import gdal_georef
-from fers.io.wavelengths import per_band_numbers, spectral_meta, with_notes
+from fers.io.wavelengths import per_band_numbers, spectral_meta, wavelength_in_text, with_notes
 
 
 def find_envi_pair(path) -> tuple[Path, Path]:
@@ -188,6 +188,13 @@ def read_envi(path, mmap=False) -> tuple[np.ndarray, dict]:
             "interleave": fields["interleave"], "data_type": str(fields["dtype"].newbyteorder("="))}
     info["nodata"] = nodata_value(header.get("data ignore value"), hdr, "ENVI 'data ignore value'")
     info.update(envi_spectral_meta(header, bands))
+    if "wavelengths" not in info:  # GDAL's view: its .aux.xml sidecar, if one carries them
+        from fers.io.tiff import tiff_gdal_meta
+
+        gdal = tiff_gdal_meta(data, (rows, cols, bands))
+        for k in ("wavelengths", "fwhm", "wavelength_source"):
+            if k in gdal:
+                info[k] = gdal[k]
     if "map info" in header or "coordinate system string" in header:
         info["georef"] = gdal_georef(data, rows, cols, "ENVI header 'map info' (read by GDAL)")
     return cube, info
@@ -205,4 +212,17 @@ def envi_spectral_meta(header: dict, n_bands: int) -> dict:
         wl = None
     fwhm = per_band_numbers(header.get("fwhm"), n_bands, "ENVI 'fwhm'", notes)
     bbl = per_band_numbers(header.get("bbl"), n_bands, "ENVI 'bbl'", notes)
-    return with_notes(spectral_meta(wl, units or None, fwhm, bbl, notes), notes)
+    source = "ENVI header 'wavelength'"
+    names = header.get("band names")
+    if wl is None and isinstance(names, list) and len(names) == n_bands:
+        found = [wavelength_in_text(n) for n in names]
+        if all(found):  # AVIRIS-NG L1B: wavelengths only as "... (376.86 nm)" band names
+            wl, units, source = np.array([v for v, _ in found]), [u for _, u in found], "ENVI 'band names'"
+    meta = spectral_meta(wl, units or None, fwhm if source.endswith("'wavelength'") else None, bbl, notes)
+    if "wavelengths" in meta:
+        meta["wavelength_source"] = source
+    gain = per_band_numbers(header.get("data gain values"), n_bands, "ENVI 'data gain values'", notes)
+    offset = per_band_numbers(header.get("data offset values"), n_bands, "ENVI 'data offset values'", notes)
+    if gain is not None or offset is not None:
+        meta.update(scale=gain, offset=offset, scale_source="ENVI 'data gain values' / 'data offset values'")
+    return with_notes(meta, notes)

@@ -107,3 +107,57 @@ def gdal_georef(path, rows: int, cols: int, source: str):
         return None
     with ds:
         return georef_of(ds, rows, cols, source)
+
+
+def _crs_name(crs) -> str:
+    try:
+        return crs.to_string() or crs.name or "its CRS"
+    except Exception:  # noqa: BLE001 - a name for a message only
+        return "its CRS"
+
+
+def check_georef(g: Georef, rows: int, cols: int) -> tuple[Georef | None, str]:
+    """``(georef, "")`` when ``g`` is usable for a ``rows x cols`` cube, else ``(None, why)``.
+
+    Usable: a finite, non-degenerate geotransform; a CRS that GDAL/PROJ understand and that is
+    projected or geographic; and the grid's corners (the cube's, or the GLT's map grid) on Earth --
+    within longitude/latitude bounds for a geographic CRS, transformable to longitude/latitude for a
+    projected one. This catches an ENVI ``map info`` with an invalid UTM zone (GDAL then falls back
+    to EPSG:4326 and metre coordinates become degrees) and junk ``spatial_ref`` / EPSG codes, when
+    the file is read instead of after the detection."""
+    t = None
+    if g.transform is not None:
+        t = np.asarray(g.transform[:6], dtype=np.float64)
+        if t.size != 6 or not np.all(np.isfinite(t)) or t[0] * t[4] - t[1] * t[3] == 0:
+            return None, "its geotransform is not finite or is degenerate"
+    if g.crs is None:
+        return g, ""
+    try:
+        from rasterio.crs import CRS
+
+        crs = CRS.from_user_input(g.crs)
+    except Exception as e:  # noqa: BLE001 - any parse failure means the CRS cannot be used
+        msg = " ".join(str(e).split())[:120]
+        return None, f"its CRS is not understood ({msg})"
+    if not (crs.is_projected or crs.is_geographic):
+        return None, f"its CRS {_crs_name(crs)} is neither projected nor geographic"
+    if t is None:
+        return g, ""
+    h, w = (np.shape(g.glt[0]) if g.glt is not None else (rows, cols))
+    c = np.array([0, w, 0, w], dtype=np.float64)
+    r = np.array([0, 0, h, h], dtype=np.float64)
+    xs, ys = t[0] * c + t[1] * r + t[2], t[3] * c + t[4] * r + t[5]
+    where = f"x {xs.min():.6g}..{xs.max():.6g}, y {ys.min():.6g}..{ys.max():.6g}"
+    if crs.is_geographic:
+        lon, lat = xs, ys
+    else:
+        try:
+            from rasterio.warp import transform as warp
+
+            lon, lat = (np.asarray(v, dtype=np.float64) for v in warp(crs, "EPSG:4326", xs.tolist(), ys.tolist()))
+        except Exception:  # noqa: BLE001
+            return None, f"its corners ({where}) cannot be placed on Earth in {_crs_name(crs)}"
+    if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat)) and np.all(np.abs(lat) <= 90.0)
+            and np.all(np.abs(lon) <= 540.0)):
+        return None, f"its corners ({where}) are not on Earth in {_crs_name(crs)}"
+    return g, ""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,8 +156,11 @@ def writable_path(path) -> Path:
 
 
 def temp_sibling(path: Path, suffix: str = ".tmp") -> Path:
-    """A fresh hidden name next to ``path`` (same folder, so :func:`os.replace` is atomic)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:10]}{suffix}")
+    """A fresh hidden name next to ``path`` (same folder, so :func:`os.replace` is atomic; short,
+    so a target name near the file system's limit still has one: :func:`fers.io.atomic.temp_name`)."""
+    from fers.io.atomic import temp_name
+
+    return temp_name(path, suffix)
 
 
 def _tag_key(key) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 from fers.errors import FersInputError
 from fers.io.formats import nodata_value, why
 from fers.io.georef import gdal_open, georef_of
-from fers.io.wavelengths import per_band_numbers, spectral_meta, with_notes
+from fers.io.wavelengths import per_band_numbers, spectral_meta, wavelength_in_text, with_notes
 
 LAYOUTS = ("bands_first", "bands_last")
 # TIFF axis letters (tifffile) that say what an axis is; "Q" (unknown) and "I" (a plain stack of
@@ -107,21 +107,29 @@ def read_tiff(path, mmap=False, layout=None) -> tuple[np.ndarray, dict]:
         xml = enmap.find_metadata_xml(path)
         if xml is not None:
             arr, extra = enmap.apply_metadata(arr, xml, info["nodata"], path)
+            if str(extra.get("scaling", "")).startswith("DN x"):  # the XML's gain/offset: not applied twice
+                for k in ("scale", "offset", "scale_source"):
+                    info.pop(k, None)
+            if "wavelengths" in extra:
+                extra["wavelength_source"] = f"EnMAP {xml.name}"
             notes = extra.pop("metadata_notes", [])
             with_notes(info, notes).update(extra)
     return arr, info
 
 
-# "Band 1 (450.5 nm)", "0.45 Micrometers", "wl=450.5nm": the number right before a wavelength unit
-_DESCRIPTION_WAVELENGTH = re.compile(
-    r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-z])",
-    re.IGNORECASE)
+_wavelength_in = wavelength_in_text  # the rule lives in fers.io.wavelengths (ENVI band names use it too)
 
 
-def _wavelength_in(text: str):
-    """``(value, unit)`` of the last wavelength written in a band description, or None."""
-    found = _DESCRIPTION_WAVELENGTH.findall(text or "")
-    return (float(found[-1][0]), found[-1][1]) if found else None
+def _aux_has_wavelengths(path) -> bool:
+    """True when GDAL's ``<file>.aux.xml`` sidecar beside ``path`` carries wavelength items (GDAL
+    merges it into the band metadata, so this tells which of the two the wavelengths came from)."""
+    from pathlib import Path
+
+    aux = Path(str(path) + ".aux.xml")
+    try:
+        return aux.is_file() and aux.stat().st_size < 64 * 2**20 and "wavelength" in aux.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def tiff_gdal_meta(path, hwb: tuple) -> dict:
@@ -145,25 +153,35 @@ def tiff_gdal_meta(path, hwb: tuple) -> dict:
             imagery = [ds.tags(i, ns="IMAGERY") for i in range(1, b + 1)]
             descriptions = list(ds.descriptions or [None] * b)
             units_all = ds.tags().get("wavelength_units")
+            scales, offsets = ds.scales, ds.offsets
         except Exception:
             return {}
+    if scales is not None and offsets is not None and len(scales) == b and len(offsets) == b:
+        meta.update(scale=np.asarray(scales, dtype=np.float64), offset=np.asarray(offsets, dtype=np.float64),
+                    scale_source="GDAL band scale/offset")
     wl = units = fwhm = None
+    source = None
     if all("wavelength" in t for t in band):
         wl = per_band_numbers([t["wavelength"] for t in band], b, "GDAL band item 'wavelength'", notes)
+        source = ("GDAL .aux.xml sidecar" if _aux_has_wavelengths(path)
+                  else "GDAL band metadata 'wavelength'")
         per_band = [t.get("wavelength_units") or units_all for t in band]
         units = per_band if all(per_band) else None
         if all("fwhm" in t for t in band):
             fwhm = per_band_numbers([t["fwhm"] for t in band], b, "GDAL band item 'fwhm'", notes)
     elif all("CENTRAL_WAVELENGTH_UM" in t for t in imagery):
         wl = per_band_numbers([t["CENTRAL_WAVELENGTH_UM"] for t in imagery], b, "GDAL CENTRAL_WAVELENGTH_UM", notes)
-        units = "um"
+        units, source = "um", "GDAL IMAGERY CENTRAL_WAVELENGTH_UM"
     elif all(_wavelength_in(d) for d in descriptions):
         found = [_wavelength_in(d) for d in descriptions]
         wl, units = np.array([v for v, _ in found]), [u for _, u in found]
+        source = "band descriptions/names (e.g. 'Band 1 (450.5 nm)')"
     bbl = None
     if all("bbl" in t for t in band):
         bbl = per_band_numbers([t["bbl"] for t in band], b, "GDAL band item 'bbl'", notes)
     meta.update(spectral_meta(wl, units, fwhm, bbl, notes))
+    if "wavelengths" in meta:
+        meta["wavelength_source"] = source
     if "wavelengths" in meta and "fwhm" not in meta and all("FWHM_UM" in t for t in imagery):
         fwhm = per_band_numbers([t["FWHM_UM"] for t in imagery], b, "GDAL FWHM_UM", notes)
         if fwhm is not None and np.all(np.isfinite(fwhm)) and np.all(fwhm > 0):

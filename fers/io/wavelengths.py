@@ -7,6 +7,8 @@ always carries nm. Band selection by wavelength and the water-vapour windows liv
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from fers.errors import FersInputError
@@ -88,3 +90,16 @@ def with_notes(meta: dict, notes: list) -> dict:
     if notes:
         meta["metadata_notes"] = list(meta.get("metadata_notes", [])) + notes
     return meta
+
+
+# "Band 1 (450.5 nm)", "0.45 Micrometers", "wl=450.5nm": the number right before a wavelength unit
+_TEXT_WAVELENGTH = re.compile(
+    r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(nm|nanomet(?:er|re)s?|um|µm|μm|micromet(?:er|re)s?|microns?)(?![a-z])",
+    re.IGNORECASE)
+
+
+def wavelength_in_text(text) -> tuple[float, str] | None:
+    """``(value, unit)`` of the last wavelength written in a band name or description (AVIRIS-NG
+    ``"... (376.86 nm)"``, GDAL ``"Band 1 (450.5 nm)"``), or None."""
+    found = _TEXT_WAVELENGTH.findall(str(text or ""))
+    return (float(found[-1][0]), found[-1][1]) if found else None

@@ -98,13 +98,13 @@ def test_npy_round_trip_mmap_and_wavelength_sibling(tmp_path, cube_gt):
     cube, gt = cube_gt
     p = tmp_path / "c.npy"
     np.save(p, cube)
-    np.save(tmp_path / "c.wavelengths.npy", np.arange(5.0) * 10)
+    np.save(tmp_path / "c.wavelengths.npy", (np.arange(5.0) + 40) * 10)
     np.save(tmp_path / "g.npy", gt)
     _same(load_cube(p, gt_path=tmp_path / "g.npy"), cube, gt)
     m = load_cube(p, mmap=True)
     assert isinstance(m.cube, np.memmap) and m.cube.dtype == np.uint16
     np.testing.assert_array_equal(np.asarray(m.cube), cube)
-    np.testing.assert_array_equal(m.wavelengths, np.arange(5.0) * 10)
+    np.testing.assert_array_equal(m.wavelengths, (np.arange(5.0) + 40) * 10)
 
 
 def test_envi_round_trip_header_or_data_path(tmp_path, cube_gt):

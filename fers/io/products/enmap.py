@@ -105,14 +105,21 @@ def apply_metadata(arr: np.ndarray, xml, nodata, path) -> tuple[np.ndarray, dict
     ``product``, ``enmap_metadata`` (the XML's name), ``scaling`` (what was done to the values) and
     ``metadata_notes``. Integer data with a gain other than 1 or an offset other than 0 become float32
     ``DN x gain + offset`` (the no-data value itself is kept, so it still masks its pixels); bands
-    that are entirely ``nodata`` become 0. A table whose band count differs from the image (e.g. an
-    L1B VNIR or SWIR image) is not used, with a note."""
+    that are entirely ``nodata`` become 0. A table whose band count differs from the image is not
+    used, with a note; for an L1B image (a VNIR or SWIR part of a pair) that is a one-line
+    refusal saying to pass the L2A/L1C image, which holds VNIR and SWIR in one cube."""
     xml = Path(xml)
     table = read_band_characterisation(xml)
     h, w, b = arr.shape
     if table is None:
         return arr, {"metadata_notes": [f"{xml.name} has no EnMAP band table (specific/bandCharacterisation); "
                                         "not used"]}
+    if len(table["wavelength"]) != b and _level(Path(path).name) == "EnMAP L1B":
+        part = next((p for p in ("VNIR", "SWIR") if p in Path(path).name.upper()), "VNIR or SWIR")
+        raise FersInputError(f"EnMAP L1B {part} image: {xml.name} describes {len(table['wavelength'])} bands "
+                             f"(VNIR and SWIR together), this image has {b}; L1B keeps VNIR and SWIR as separate, "
+                             "not co-registered images, which FERS does not read as one cube: pass the L2A "
+                             "(or L1C) ...-SPECTRAL_IMAGE.TIF with its METADATA.XML", path)
     if len(table["wavelength"]) != b:
         return arr, {"metadata_notes": [f"{xml.name} describes {len(table['wavelength'])} bands, the image has {b}; "
                                         "its band table is not used"]}
