@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--bands", default="auto", help=BANDS_HELP)
         sp.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="enhancer backend: auto (torch when installed, else ONNX Runtime), torch or onnx")
+                        help="enhancer backend: auto (ONNX Runtime on the shipped ONNX files, else torch), torch or onnx")
         sp.add_argument("--detector", choices=("rx", "lrx", "ae"), default="rx",
                         help="anomaly detector applied to H and to the enhanced cubes (default rx)")
         sp.add_argument("--windows", type=_windows, default=(5, 15), help="local RX windows INNER,OUTER (5,15)")
@@ -305,7 +305,7 @@ def _print_summary(summary: dict, a) -> None:
     for n in summary["notes"]:
         print(f"note: {n}", file=sys.stderr)
     rows = [(s["name"], s["auc"]) for s in scenes] + ([("MEAN", mean_auc)] if mean_auc else [])
-    print(f"bands {a.bands}, backend {a.backend}, detector {a.detector}, default map "
+    print(f"bands {a.bands}, backend {summary['backend']}, detector {a.detector}, default map "
           f"{', '.join(sorted({s['default_method'] for s in scenes})) or '-'}")
     print(_table(rows, list(mean_auc)))
     print("mean seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean_seconds"].items()))

@@ -76,7 +76,7 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     """
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
-    backend = resolve_backend(backend)
+    backend = resolve_backend(backend, weights)
     _refuse_large(cube, detector)
     sec: dict = {}
     spec = parse_band_spec(bands)
@@ -339,7 +339,7 @@ def plan_request(shape, resident: int = 0, memmap: bool = False, gt: bool = Fals
     ``shape``: the cube's ``(H, W, B)``; ``resident``: bytes of it already in memory; ``memmap``: the
     cube is a memory map; ``gt``: a ground truth is given. Other arguments as :func:`detect`."""
     detector = detector if detector in DETECTORS else "rx"
-    backend = resolve_backend(backend)
+    backend = resolve_backend(backend, weights)
     wanted = list(methods) if methods is not None else list(M.methods_for(detector))
     return _plan(tuple(int(s) for s in shape), int(resident), memmap, gt, parse_band_spec(bands),
                  _weights_bands(weights) if weights else None, adapter, backend, detector, weights, wanted)

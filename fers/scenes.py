@@ -80,7 +80,7 @@ def result_options(a) -> dict:
     from fers.enhance import resolve_backend
 
     nodata = getattr(a, "nodata", None)
-    return {"bands": parse_band_spec(a.bands).describe(), "backend": resolve_backend(a.backend),
+    return {"bands": parse_band_spec(a.bands).describe(), "backend": resolve_backend(a.backend, a.weights),
             "detector": a.detector, "windows": list(parse_windows(a.windows)),
             "weights": str(a.weights) if a.weights else "shipped", "adapter": a.adapter,
             "layout": getattr(a, "layout", None), "nodata": None if nodata is None else float(nodata),

@@ -80,3 +80,15 @@ def test_nan_scores_are_left_out(gt, rng):
     only_anomalies_masked = gt.astype(bool)
     with pytest.raises(FersInputError, match="no anomaly pixel among the pixels with data"):
         auc(np.where(only_anomalies_masked, np.nan, s), gt)
+
+
+@pytest.mark.parametrize("ties", ["none", "rounded", "coarse"])
+def test_auc_equals_sklearn_roc_auc_with_ties(rng, ties):
+    """The NumPy AUC (average ranks) is scikit-learn's trapezoidal ROC area, ties included."""
+    sk = pytest.importorskip("sklearn.metrics")
+    s = rng.normal(size=(60, 70))
+    s = {"none": s, "rounded": np.round(s, 1), "coarse": np.floor(s * 2)}[ties]
+    g = rng.random((60, 70)) < 0.05
+    g[0, 0], g[0, 1] = True, False
+    assert auc(s, g) == pytest.approx(sk.roc_auc_score(g.ravel(), s.ravel()), abs=1e-12)
+    assert auc_3d(s, g)["auc_pd_pf"] == pytest.approx(auc(s, g), abs=1e-15)

@@ -75,7 +75,7 @@ def test_all_methods_match_fusion_equations(scene, fake):
     assert set(res.auc) == set(fusion.METHODS) and set(res.auc3d) == set(fusion.METHODS)
     assert {"prepare", "enhance", "rx", "spectral", "spatial", "fusion_add"} <= set(res.seconds)
     pl.detect(cube, gt, bands="20")
-    assert fake[(20, "torch")].calls == 2 and len(fake) == 1
+    assert fake[(20, pl.resolve_backend("auto"))].calls == 2 and len(fake) == 1
 
 
 def test_method_subset_and_band_range(scene, fake):

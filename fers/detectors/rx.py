@@ -11,10 +11,12 @@ scores are always finite; a constant cube scores 0 everywhere. When no eigenvalu
 
 Speed (:func:`rx`): one float64 centred copy of the pixels, a symmetric rank-k update for Sigma,
 and, unless the input is float64, the per-pixel scoring product in float32 (BLAS ``strmm``).
-BLAS threads (``threadpoolctl``): the covariance product keeps the library's threads; the B x B
-whitening always runs on one thread, and so does the scoring product of scene-sized problems
-(``P * B^2 < SINGLE_THREAD_WORK``, e.g. 100 x 100 x 200), where threads cost more than they save
-(measured in docs/results.md, "Global RX speed").
+BLAS threads (``threadpoolctl``): scene-sized problems (``P * B^2 < SINGLE_THREAD_WORK``, e.g.
+100 x 100 x 200) run every step on one BLAS thread, the covariance product included: OpenBLAS's
+threads spin while they wait, and on a shared or busy CPU that made one RX 4x slower (measured in
+docs/results.md, "Global RX speed"); larger problems keep the library's threads for the products.
+A float32 covariance product would halve its cost but moves ABU AUCs by up to 5e-3 (covariances
+there have condition numbers of 1e8-1e9), so it stays float64.
 """
 
 from __future__ import annotations
@@ -125,21 +127,21 @@ def rx(cube: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         raise ValueError(f"rx expects (H, W, B), got shape {cube.shape}")
     h, w, b = cube.shape
     pix = cube.reshape(h * w, b)
-    if valid is None or valid.all():
-        mean = pix.mean(axis=0, dtype=np.float64)
-        xc = np.subtract(pix, mean, dtype=np.float64)  # (P, B) centred, our own buffer
-        cov = xc.T @ xc  # symmetric product (BLAS syrk): the one step that gains from BLAS threads
-        cov /= max(h * w - 1, 1)
-    else:
-        keep = np.asarray(valid, dtype=bool).ravel()
-        mean = pix[keep].mean(axis=0, dtype=np.float64)
-        xc = np.subtract(pix, mean, dtype=np.float64)
-        xv = xc[keep]
-        cov = xv.T @ xv
-        cov /= max(int(keep.sum()) - 1, 1)
-        del xv
-    with blas_threads_for(0, b):  # B x B eigen/Cholesky: threads only add overhead
-        m, lower = rx_whitening(cov)
-    dtype = np.float64 if cube.dtype == np.float64 else np.float32
-    with blas_threads_for(h * w, b):
+    with blas_threads_for(h * w, b):  # scene-sized: every step on one BLAS thread
+        if valid is None or valid.all():
+            mean = pix.mean(axis=0, dtype=np.float64)
+            xc = np.subtract(pix, mean, dtype=np.float64)  # (P, B) centred, our own buffer
+            cov = xc.T @ xc  # symmetric product (BLAS syrk), float64: a float32 one moves ABU AUCs by up to 5e-3
+            cov /= max(h * w - 1, 1)
+        else:
+            keep = np.asarray(valid, dtype=bool).ravel()
+            mean = pix[keep].mean(axis=0, dtype=np.float64)
+            xc = np.subtract(pix, mean, dtype=np.float64)
+            xv = xc[keep]
+            cov = xv.T @ xv
+            cov /= max(int(keep.sum()) - 1, 1)
+            del xv
+        with blas_threads_for(0, b):  # B x B eigen/Cholesky: threads only add overhead
+            m, lower = rx_whitening(cov)
+        dtype = np.float64 if cube.dtype == np.float64 else np.float32
         return rx_score_centered(xc, m, lower, dtype).reshape(h, w)

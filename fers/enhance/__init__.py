@@ -19,16 +19,26 @@ BACKENDS = ("auto", "torch", "onnx")
 _ENHANCERS: dict = {}
 
 
-def resolve_backend(backend: str) -> str:
-    """``auto`` -> ``torch`` when PyTorch is installed, else ``onnx`` (a ``pip install .`` without the
-    ``torch`` extra runs the shipped ONNX files); other names are checked and returned."""
+def resolve_backend(backend: str, weights=None) -> str:
+    """``auto`` -> ``onnx`` when ONNX Runtime is installed and shipped ONNX files are there (the
+    inference default: no torch import, faster cold start), else ``torch`` when PyTorch is installed,
+    else ``onnx`` (which then says what is missing); with ``weights`` (a user's ``.pt`` checkpoint)
+    ``auto`` is ``torch`` when installed (the checkpoint runs as it is, nothing is exported). Other
+    names are checked and returned."""
     if backend not in BACKENDS:
         raise FersInputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
     import importlib.util
 
-    return "torch" if importlib.util.find_spec("torch") is not None else "onnx"
+    from fers.enhance.paths import shipped_onnx_dir
+
+    has_torch = importlib.util.find_spec("torch") is not None
+    if weights and has_torch:
+        return "torch"
+    if importlib.util.find_spec("onnxruntime") is not None and any(shipped_onnx_dir().glob("fers_b*_spe.onnx")):
+        return "onnx"
+    return "torch" if has_torch else "onnx"
 
 
 class ModelUnavailable(FersInputError):
@@ -43,7 +53,7 @@ def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_miss
     with ``weights``, missing or outdated ONNX files are first exported into the user cache (needs
     PyTorch). Raises :class:`ModelUnavailable` when the backend or the files are missing.
     """
-    backend = resolve_backend(backend)
+    backend = resolve_backend(backend, weights)
     key = (int(n_bands), backend, str(weights) if weights else None)
     if key in _ENHANCERS:
         return _ENHANCERS[key]

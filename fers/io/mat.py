@@ -10,6 +10,7 @@ is ambiguous a :class:`~fers.errors.FersInputError` lists the candidates and ask
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,26 @@ WAVELENGTH_NAMES = ("wavelength", "wavelengths", "wl", "wavelength_nm", "lambda"
 _NUMERIC_KINDS = "biuf"
 
 
-def is_hdf5_mat(path) -> bool:
-    """True for a v7.3 (HDF5) MAT-file; v7.3 files carry a 512-byte userblock before the HDF5 data."""
-    import h5py
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
+
+def is_hdf5_mat(path) -> bool:
+    """True for a v7.3 (HDF5) MAT-file; v7.3 files carry a 512-byte userblock before the HDF5 data.
+
+    Reads the HDF5 signature where the format allows it (offset 0, 512, 1024, 2048, ...), as
+    ``h5py.is_hdf5`` does, without importing h5py (a v5 file is then read with no h5py at all)."""
     try:
-        return bool(h5py.is_hdf5(str(path)))
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            offset = 0
+            while offset + 8 <= size:
+                f.seek(offset)
+                if f.read(8) == _HDF5_SIGNATURE:
+                    return True
+                offset = 512 if offset == 0 else offset * 2
     except OSError:
         return False
+    return False
 
 
 def list_mat_keys(path) -> list[tuple[str, tuple, str]]:

@@ -353,3 +353,18 @@ def test_envi_wrong_byte_order_refused_on_a_real_scene(tmp_path, dtype):
     _set_header(hdr, byte_order="1")
     with pytest.raises(FersInputError, match="'byte order = 1' .* looks wrong"):
         load_cube(hdr)
+
+
+@pytest.mark.parametrize("userblock", [0, 512, 2048])
+def test_hdf5_mat_recognised_from_its_signature(tmp_path, userblock):
+    """v7.3 detection reads the HDF5 signature at 0, 512, 1024, ... (as h5py.is_hdf5), without h5py."""
+    from fers.io.mat import is_hdf5_mat
+
+    path = tmp_path / "a.mat"
+    with h5py.File(path, "w", **({"userblock_size": userblock} if userblock else {})) as f:
+        f["x"] = np.zeros(3)
+    assert is_hdf5_mat(path) and h5py.is_hdf5(str(path))
+    scipy.io.savemat(tmp_path / "v5.mat", {"x": np.zeros(3)})
+    (tmp_path / "short.mat").write_bytes(b"\x89HDF")
+    assert not is_hdf5_mat(tmp_path / "v5.mat") and not is_hdf5_mat(tmp_path / "short.mat")
+    assert not is_hdf5_mat(tmp_path / "missing.mat")
