@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.linalg import blas, lapack
@@ -32,11 +31,10 @@ EIG_REL_TOL = 1e-12
 SINGLE_THREAD_WORK = 2e9  # P * B^2 below which BLAS runs single-threaded
 
 
-@lru_cache(maxsize=1)
 def _blas_controller():
-    from threadpoolctl import ThreadpoolController
+    from fers.threads import _blas_controller
 
-    return ThreadpoolController()
+    return _blas_controller()
 
 
 def blas_threads_for(pixels: int, bands: int):

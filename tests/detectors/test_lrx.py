@@ -88,3 +88,30 @@ def test_fallback_for_failed_factorisations_gives_the_same_scores(monkeypatch):
     for win, r in ref.items():
         np.testing.assert_allclose(local_rx(x, *win), r, rtol=1e-8)
     assert calls[0] >= 2 * x.shape[0] * x.shape[1]
+
+
+def test_progress_counts_the_cube_rows_and_threads_agree(monkeypatch):
+    """The bar's total is H rows however many column strips and row blocks there are, and it ends at H;
+    scores on 1 and 3 threads agree to rounding (each row block restarts its running sums)."""
+    import contextlib
+
+    import fers.detectors.lrx as lrx
+
+    seen = []
+
+    class Bar:
+        def __init__(self, total=None, **kw):
+            self.total, self.n = total, 0.0
+            seen.append(self)
+
+        def update(self, k=1):
+            self.n += k
+
+    monkeypatch.setattr(lrx, "bar", lambda **kw: contextlib.nullcontext(Bar(**kw)))
+    cube = np.random.default_rng(3).normal(size=(13, 17, 4))
+    monkeypatch.setenv("FERS_THREADS", "1")
+    one = local_rx(cube, 1, 5, max_bytes=20_000)  # several column strips
+    monkeypatch.setenv("FERS_THREADS", "3")
+    three = local_rx(cube, 1, 5, max_bytes=20_000)
+    np.testing.assert_allclose(three, one, rtol=1e-10)
+    assert [b.total for b in seen] == [13, 13] and all(b.n == pytest.approx(13) for b in seen)
