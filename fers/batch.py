@@ -270,6 +270,19 @@ def worker_memory(memory_limit, n: int, total: int | None = None):
     return memory_limit
 
 
+def worker_env(n: int, threads: int = 1, cores: int | None = None) -> dict:
+    """Environment of each of ``n`` local workers with ``threads`` task threads: every library's
+    compute threads set to ``cores // (n * threads)`` (at least 1), so the workers share the cores
+    without oversubscribing them and a single worker still uses them all (Dask's nanny would set
+    ``OMP_NUM_THREADS=1`` whatever the worker count). ``FERS_THREADS`` serves fers's own thread
+    pools (:mod:`fers.threads`), ``FERS_ORT_THREADS`` ONNX Runtime's intra-op threads."""
+    from dask.system import CPU_COUNT
+
+    k = str(max(1, (cores or CPU_COUNT) // max(1, n * threads)))
+    return {v: k for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "FERS_THREADS",
+                           "FERS_ORT_THREADS")}
+
+
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, threads_per_worker: int | None = None,
             memory_limit: str | float | int | None = None, max_workers: int | None = None,
@@ -278,7 +291,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
     address), else on a new ``LocalCluster`` of worker processes: ``workers`` of them (default: the
     machine's cores // ``threads_per_worker``; capped there unless ``oversubscribe``; at most
     ``max_workers``, see :func:`plan_workers`), ``threads_per_worker`` (default 1) task threads
-    each, ``memory_limit`` per worker (:func:`worker_memory`; default: the machine's memory split
+    each, compute threads per worker ``cores // (workers x task threads)`` (:func:`worker_env`), ``memory_limit`` per worker (:func:`worker_memory`; default: the machine's memory split
     over the workers started; Dask's nanny restarts a worker that goes past 95 % of it). Both are
     closed on exit."""
     from dask.distributed import Client, LocalCluster
@@ -300,7 +313,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
         print(f"note: {note}", file=sys.stderr)
     try:
         cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
-                               memory_limit=worker_memory(memory_limit, n))
+                               memory_limit=worker_memory(memory_limit, n), env=worker_env(n, threads))
     except ValueError as e:
         raise FersInputError(f"cannot start the local cluster: {' '.join(str(e).split())}") from None
     client = Client(cluster)
@@ -415,6 +428,7 @@ def run_batch(client, pairs, out_dir, options: SceneOptions, resume: bool = Fals
     minutes = max(run.seconds, 1e-9) / 60
     run.throughput = {"seconds": round(run.seconds, 3), "scenes_computed": run.computed,
                       "scenes_per_min": round(run.computed / minutes, 3),
+                      "scenes_per_s": round(run.computed / max(run.seconds, 1e-9), 4),
                       "megapixels_per_s": round(run.megapixels / max(run.seconds, 1e-9), 6)}
     return run
 

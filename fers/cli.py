@@ -361,7 +361,8 @@ def cmd_batch(a) -> int:
     _print_summary(summary, a)
     tp = run.throughput
     print(f"fers batch: {run.computed} computed, {run.resumed} resumed, {run.failed} failed in {tp['seconds']:.1f} "
-          f"s: {tp['scenes_per_min']:.2f} scenes/min, {tp['megapixels_per_s']:.3g} megapixels/s; summary {csv_path}",
+          f"s: {tp['scenes_per_s']:.3g} scenes/s ({tp['scenes_per_min']:.2f}/min), {tp['megapixels_per_s']:.3g} megapixels/s; "
+          f"summary {csv_path}",
           file=sys.stderr)
     return 2 if errors else 0
 

@@ -63,3 +63,24 @@ def test_workers_capped_by_cores_and_memory_split_over_those_started():
     assert batch.worker_memory("auto", 2, total=total) == 12 * 2**30
     assert batch.worker_memory(0.25, 2, total=total) == 6 * 2**30
     assert batch.worker_memory("4GiB", 2, total=total) == "4GiB"
+
+
+@pytest.mark.parametrize("n, threads, cores, want", [(1, 1, 2, "2"), (2, 1, 2, "1"), (4, 1, 2, "1"), (2, 2, 8, "2")])
+def test_worker_threads_share_the_cores(n, threads, cores, want):
+    """Each local worker gets cores // (workers x task threads) compute threads (at least 1) for BLAS,
+    ONNX Runtime and fers's own pools: one worker uses every core, N workers do not oversubscribe."""
+    from fers.batch import worker_env
+
+    env = worker_env(n, threads, cores=cores)
+    assert env["FERS_THREADS"] == env["FERS_ORT_THREADS"] == env["OMP_NUM_THREADS"] == want
+
+
+def test_local_cluster_workers_get_their_thread_share(monkeypatch):
+    """``connect`` starts its workers with that environment (Dask's nanny alone would say 1 thread)."""
+    import os
+
+    from fers.batch import connect, worker_env
+
+    with connect(workers=1, max_workers=1) as (client, _):
+        got = client.run(lambda: os.environ.get("FERS_THREADS"))
+    assert list(got.values()) == [worker_env(1)["FERS_THREADS"]]
