@@ -1,5 +1,6 @@
 """Command line: ``fers detect CUBE ...``, ``fers bench FILE ...`` and ``fers batch INPUT... --out DIR``
-(also ``python -m fers``). ``batch`` runs one Dask task per scene (:mod:`fers.batch`, docs/batch.md).
+(also ``python -m fers``; ``fers --version`` prints the version). ``batch`` runs one Dask task per scene
+(:mod:`fers.batch`, docs/batch.md). Progress bars are drawn on stderr only when it is a terminal.
 
 Bad input exits with code 2 and a one-line message ``fers: error: ...`` on stderr (argument errors
 included). ``--json`` prints one JSON object (:meth:`fers.result.DetectResult.to_dict`) on stdout;
