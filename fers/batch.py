@@ -25,7 +25,7 @@ The parts, in the order a run uses them:
 * **The driver** (:func:`run_batch`): submits one task per scene, collects the results as they
   finish behind a tqdm bar of done / failed / resumed scenes (stderr), turns a worker that died on a
   scene more often than Dask's ``distributed.scheduler.allowed-failures`` into that scene's error,
-  and measures the throughput (scenes/min, megapixels/s) of the scenes it computed.
+  and measures the throughput (scenes/s, megapixels/s) of the scenes it computed.
 * **The summary table** (:func:`write_summary_csv`): ``<out>/summary.csv``, one row per scene (stdlib
   ``csv``; written atomically too).
 """
@@ -200,7 +200,8 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
               resume: bool = False) -> dict:
     """One scene on a worker: load, detect, write ``<out_dir>/<scene>.npz``; returns the summary row.
 
-    The row is ``DetectResult.to_dict()`` with ``seconds['load']`` and ``seconds['save']`` added, and
+    The row is ``DetectResult.to_dict()`` with ``seconds['load']`` and ``seconds['save']`` added (and in
+    ``seconds['total']``; the ``.npz`` meta has ``load`` but cannot have ``save``), and
     ``file``, ``out``, ``worker``, ``error`` (None, or the one-line problem) and ``resumed``. With
     ``resume`` a complete output made with the same options is not recomputed: its stored meta is
     the row (``resumed`` True)."""
@@ -221,6 +222,7 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
                           layout=options.layout, nodata=options.nodata)
         load_s = time.perf_counter() - t
         res = detect_file(cube_path, scene, options)
+        res.seconds = {"load": load_s, **res.seconds}  # in the .npz meta and its total too
         t = time.perf_counter()
         final.parent.mkdir(parents=True, exist_ok=True)
         from fers.outputs import save_outputs  # all or nothing: temporary names, read back, renamed
@@ -229,10 +231,8 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
         save_s = time.perf_counter() - t
     except Exception as e:  # noqa: BLE001 - every problem of one scene is that scene's error row
         return {**base, "name": scene_name(cube_path), "out": None, "error": _one_line(e, cube_path)}
-    row = res.to_dict()
-    row["seconds"]["load"] = round(load_s, 4)
-    row["seconds"]["save"] = round(save_s, 4)
-    return {**row, **base}
+    res.seconds["save"] = save_s
+    return {**res.to_dict(), **base}
 
 
 # ---------------------------------------------------------------- the cluster
@@ -321,7 +321,30 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
         yield client, cluster
     finally:
         client.close()
+        _stop_workers(cluster)
         cluster.close()
+
+
+WORKER_EXIT_S = 60.0  # how long a local worker process may take to exit before it is killed
+
+
+def _stop_workers(cluster, timeout: float = WORKER_EXIT_S) -> None:
+    """Ask every worker process of a local ``cluster`` to exit and wait for it (at most ``timeout`` s).
+
+    A worker that has imported torch takes one to several seconds to exit (the interpreter's
+    teardown), more on a busy machine; ``LocalCluster.close()`` gives each only 4 s before it kills
+    it with a "Worker process still alive after 4.0 seconds, killing" warning. Closing the nannies
+    first with a longer timeout lets the processes end on their own; ``cluster.close()`` then finds
+    them closed."""
+    import asyncio
+
+    async def close_all():
+        await asyncio.gather(*(w.close(timeout=timeout) for w in list(cluster.workers.values())))
+
+    try:
+        cluster.sync(close_all)
+    except Exception:  # noqa: BLE001 - cluster.close() still closes (and if need be kills) what is left
+        pass
 
 
 def dashboard_link(client) -> str | None:
@@ -425,12 +448,38 @@ def run_batch(client, pairs, out_dir, options: SceneOptions, resume: bool = Fals
         count(row)
     bar.close()
     run.seconds = time.perf_counter() - t0
-    minutes = max(run.seconds, 1e-9) / 60
-    run.throughput = {"seconds": round(run.seconds, 3), "scenes_computed": run.computed,
-                      "scenes_per_min": round(run.computed / minutes, 3),
-                      "scenes_per_s": round(run.computed / max(run.seconds, 1e-9), 4),
-                      "megapixels_per_s": round(run.megapixels / max(run.seconds, 1e-9), 6)}
+    run.throughput = throughput(run.computed, run.megapixels, run.seconds)
     return run
+
+
+def throughput(computed: int, megapixels: float, seconds: float) -> dict:
+    """The throughput of ``computed`` scenes of ``megapixels`` in all in ``seconds`` of wall time
+    (rates to 3 significant digits)."""
+    per_s = 1 / max(seconds, 1e-9)
+    return {"seconds": round(seconds, 3), "scenes_computed": computed, "megapixels": significant(megapixels),
+            "scenes_per_s": significant(computed * per_s), "scenes_per_min": significant(computed * per_s * 60),
+            "megapixels_per_s": significant(megapixels * per_s)}
+
+
+def significant(x: float, digits: int = 3) -> float:
+    """``x`` rounded to ``digits`` significant digits (a rate of 0.0019567 is 0.00196, 1234.5 is 1230)."""
+    return float(f"{x:.{digits}g}")
+
+
+def throughput_text(run: BatchRun) -> str:
+    """The run in one line: counts, wall time, and scenes/s and Mpx/s of the computed scenes (3 significant
+    digits, never in exponent notation), or "nothing computed" when every scene was resumed or failed."""
+    import numpy as np
+
+    tp = run.throughput
+    head = f"{run.computed} computed, {run.resumed} resumed, {run.failed} failed in {tp['seconds']:.1f} s"
+    if not tp.get("scenes_computed"):
+        return head + " (nothing computed)"
+
+    def num(x):
+        return np.format_float_positional(x, precision=3, fractional=False, trim="-")
+
+    return f"{head}: {num(tp['scenes_per_s'])} scenes/s, {num(tp['megapixels_per_s'])} Mpx/s"
 
 
 # ---------------------------------------------------------------- the summary table

@@ -1,5 +1,6 @@
 """Command line: ``fers detect CUBE ...``, ``fers bench FILE ...`` and ``fers batch INPUT... --out DIR``
-(also ``python -m fers``). ``batch`` runs one Dask task per scene (:mod:`fers.batch`, docs/batch.md).
+(also ``python -m fers``; ``fers --version`` prints the version). ``batch`` runs one Dask task per scene
+(:mod:`fers.batch`, docs/batch.md). Progress bars are drawn on stderr only when it is a terminal.
 
 Bad input exits with code 2 and a one-line message ``fers: error: ...`` on stderr (argument errors
 included). ``--json`` prints one JSON object (:meth:`fers.result.DetectResult.to_dict`) on stdout;
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fers._version import __version__
 from fers.bands import ADAPTERS, DEFAULT_ADAPTER
 from fers.enhance import BACKENDS
 from fers.errors import FersInputError
+from fers.io.formats import formats_text
 from fers.scenes import detect_file, precheck, scene_files
 
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
@@ -54,6 +57,7 @@ def _windows(text: str):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fers", description="FERS hyperspectral anomaly detection")
+    p.add_argument("--version", action="version", version=f"fers {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sp):
@@ -76,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     d = sub.add_parser("detect", help="anomaly maps of one cube (+ AUCs with ground truth)")
-    d.add_argument("cube", help="cube file: .mat, .npy, ENVI .hdr, .tif")
+    d.add_argument("cube", help=f"cube file: {formats_text()} (docs/formats.md)")
     d.add_argument("--gt", help="ground-truth file (.png, .mat, .npy, .tif); .mat cubes may carry their own")
     d.add_argument("--key", help="variable name of the cube inside a .mat")
     d.add_argument("--gt-key", help="variable name of the ground truth inside a .mat")
@@ -181,21 +185,27 @@ def cmd_detect(a) -> int:
         from fers.outputs import check_outputs
 
         check_outputs(a.out, a.threshold)  # refused before the work, not after
+    t = time.perf_counter()
     mmap = precheck(a, a.cube, a.key, a.gt, a.gt_key)
     scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap, layout=a.layout,
                       nodata=a.nodata)
+    load_s = time.perf_counter() - t
     res = detect_file(a.cube, scene, a)
+    res.seconds = {"load": load_s, **res.seconds}
+    written = []
+    if a.out:
+        from fers.outputs import save_outputs
+
+        t = time.perf_counter()
+        written = save_outputs(res, scene, a.out, threshold=a.threshold, ortho=a.ortho)
+        res.seconds["save"] = time.perf_counter() - t  # in the JSON; the files cannot hold their own save time
     d = res.to_dict()
     d["input"] = _jsonable(scene.info)
     if scene.wavelengths is not None:
         d["input"]["wavelengths_nm"] = [round(float(scene.wavelengths.min()), 3), round(float(scene.wavelengths.max()), 3)]
     if scene.georef is not None:
         d["input"]["georef"] = scene.georef.describe()
-    written = []
     if a.out:
-        from fers.outputs import save_outputs
-
-        written = save_outputs(res, scene, a.out, threshold=a.threshold, ortho=a.ortho)
         d["out"] = [str(w.path) for w in written]
         d["out_notes"] = [w.note for w in written]
     if a.json:
@@ -244,13 +254,12 @@ def _jsonable(info: dict) -> dict:
 def cmd_bench(a) -> int:
     """Every scene is scored; a bad file becomes an error entry, the rest go on, and the exit code
     is 2 when any file failed."""
-    from tqdm import tqdm
-
     from fers.io import load_cube
+    from fers.progress import bar
 
     pairs = scene_files(a.files)
     scenes, errors, notes = [], [], []
-    for cube_path, gt_path in tqdm(pairs, desc="bench", unit="scene", file=sys.stderr):
+    for cube_path, gt_path in bar(pairs, desc="bench", unit="scene"):
         try:
             t = time.perf_counter()
             scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(a, cube_path, gt_path=gt_path),
@@ -264,11 +273,11 @@ def cmd_bench(a) -> int:
                 raise FersInputError(res.auc_note, cube_path)
         except FersInputError as e:
             errors.append({"file": str(cube_path), "error": str(e)})
-            tqdm.write(f"fers: error: {e}", file=sys.stderr)
+            _say(f"fers: error: {e}")
             continue
+        res.seconds = {"load": load_s, **res.seconds}  # before to_dict: the total counts it
         d = res.to_dict()
         d["input"] = _jsonable(scene.info)
-        d["seconds"]["load"] = round(load_s, 4)
         scenes.append(d)
         notes.extend(n for n in res.notes if n not in notes)
     summary = _run_summary(scenes, errors, notes, a)
@@ -281,6 +290,7 @@ def _run_summary(scenes, errors, notes, a, **extra) -> dict:
     mean AUCs over the scenes that have AUCs and mean seconds over the scenes computed in this run (a
     scene ``batch --resume`` took from an earlier run has ``resumed`` set)."""
     from fers.bands import parse_band_spec
+    from fers.enhance import resolve_backend
 
     def mean_over(dicts, digits):
         keys = [k for k in dicts[0] if all(k in d for d in dicts)] if dicts else []
@@ -288,7 +298,7 @@ def _run_summary(scenes, errors, notes, a, **extra) -> dict:
 
     defaults = {s["default_method"] for s in scenes}
     return {
-        "bands": parse_band_spec(a.bands).describe(), "backend": scenes[0]["backend"] if scenes else a.backend,
+        "bands": parse_band_spec(a.bands).describe(), "backend": scenes[0]["backend"] if scenes else resolve_backend(a.backend, a.weights),
         "detector": a.detector, "weights": a.weights or "shipped", "default_method": defaults.pop() if len(defaults) == 1 else None,
         "scenes": scenes, "errors": errors, "mean_auc": mean_over([s["auc"] for s in scenes if s["auc"]], 6),
         "mean_seconds": mean_over([s["seconds"] for s in scenes if not s.get("resumed")], 4), "notes": notes,
@@ -308,7 +318,8 @@ def _print_summary(summary: dict, a) -> None:
     print(f"bands {a.bands}, backend {summary['backend']}, detector {a.detector}, default map "
           f"{', '.join(sorted({s['default_method'] for s in scenes})) or '-'}")
     print(_table(rows, list(mean_auc)))
-    print("mean seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean_seconds"].items()))
+    if summary["mean_seconds"]:  # none when every scene was resumed from an earlier run
+        print("mean seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["mean_seconds"].items()))
 
 
 def cmd_batch(a) -> int:
@@ -321,6 +332,7 @@ def cmd_batch(a) -> int:
               f"or 'dask[distributed]'", file=sys.stderr)
         return 1
     from fers import batch
+    from fers.progress import is_shown
 
     sized = [f for f, v in (("--workers", a.workers), ("--threads-per-worker", a.threads_per_worker),
                             ("--memory-limit", a.memory_limit), ("--oversubscribe", a.oversubscribe or None))
@@ -348,7 +360,7 @@ def cmd_batch(a) -> int:
 
             hint = "" if a.scheduler or find_spec("bokeh") else " (its plots need bokeh: pip install 'bokeh>=3.1')"
             print(f"dashboard: {cluster['dashboard']}{hint}", file=sys.stderr)
-        run = batch.run_batch(client, pairs, out, options, resume=a.resume)
+        run = batch.run_batch(client, pairs, out, options, resume=a.resume, progress=is_shown())
     csv_path = batch.write_summary_csv(run.rows, out)
     ok = [r for r in run.rows if not r["error"]]
     errors = [{"file": r["file"], "error": r["error"]} for r in run.rows if r["error"]]
@@ -359,11 +371,7 @@ def cmd_batch(a) -> int:
                            resumed=[r["name"] for r in ok if r.get("resumed")], throughput=run.throughput,
                            cluster=cluster)
     _print_summary(summary, a)
-    tp = run.throughput
-    print(f"fers batch: {run.computed} computed, {run.resumed} resumed, {run.failed} failed in {tp['seconds']:.1f} "
-          f"s: {tp['scenes_per_s']:.3g} scenes/s ({tp['scenes_per_min']:.2f}/min), {tp['megapixels_per_s']:.3g} megapixels/s; "
-          f"summary {csv_path}",
-          file=sys.stderr)
+    print(f"fers batch: {batch.throughput_text(run)}; summary {csv_path}", file=sys.stderr)
     return 2 if errors else 0
 
 
@@ -380,7 +388,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with progress.shown():  # tqdm bars on stderr for every stage that can take a while
+        # tqdm bars on stderr for every stage that can take a while; none when stderr is a file or a pipe
+        with progress.shown(progress.stderr_is_terminal()):
             return {"detect": cmd_detect, "bench": cmd_bench, "batch": cmd_batch}[args.command](args)
     except FersInputError as e:
         _say(f"fers: error: {e}")

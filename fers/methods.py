@@ -131,13 +131,15 @@ def feature_cube(h, features: dict, terms: tuple):
     return out
 
 
-def combine(maps: dict, wanted) -> dict:
-    """Add the product methods of ``wanted`` to scored ``maps``; return the wanted maps in table order."""
+def combine(maps: dict, wanted, timer=None) -> dict:
+    """Add the product methods of ``wanted`` to scored ``maps``; return the wanted maps in table order.
+    ``timer(name, fn)`` (optional) runs and times each product, as in :func:`score_cubes`."""
+    run = timer or (lambda name, fn: fn())
     out = dict(maps)
     for name in wanted:
         m = BY_NAME[name]
         if m.terms is None and all(p in out for p in m.product):
-            out[name] = product_of(*(out[p] for p in m.product))
+            out[name] = run(name, lambda m=m: product_of(*(out[p] for p in m.product)))
     return {n: out[n] for n in BY_NAME if n in wanted and n in out}
 
 
@@ -156,4 +158,4 @@ def method_maps(h, f_spe=None, f_spa=None, wanted=METHODS, score=None, timer=Non
     """Maps of the ``wanted`` methods available from normalised cube ``h`` and features (all ``(H, W, B)``);
     methods whose features are None are skipped. See :func:`score_cubes` for ``score`` and ``timer``."""
     cubes = scored_cubes(wanted, available_terms(f_spe, f_spa))
-    return combine(score_cubes(h, {"spe": f_spe, "spa": f_spa}, cubes, score, timer), wanted)
+    return combine(score_cubes(h, {"spe": f_spe, "spa": f_spa}, cubes, score, timer), wanted, timer)

@@ -74,6 +74,7 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     windows are dropped before anything else unless ``keep_bad_bands``, and ``bands`` may select
     by wavelength (``"400-1000nm"``).
     """
+    t_prep = time.perf_counter()
     cube = cube if isinstance(cube, np.ndarray) else np.asarray(cube)
     windows, wanted = _check_args(cube, gt, backend, detector, windows, methods)
     backend = resolve_backend(backend, weights)
@@ -89,7 +90,6 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
                   adapter, backend, detector, weights, wanted)  # the plan counts a copy the bad-band drop makes
     cube, spec, wl_used = _take(cube, spec, wavelengths, lazy=large)
     stages = progress.bar(desc="detect", unit="stage")
-    t = time.perf_counter()
     scan = _scan(cube, nodata)
     valid = scan.valid if scan.n_invalid else None
     box = scan.box() if valid is not None else (slice(0, cube.shape[0]), slice(0, cube.shape[1]))
@@ -100,11 +100,14 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
     # in memory: a float32 copy with masked pixels filled; streamed: the valid area's bounding box (a view)
     src = cube[box] if large else (fill_invalid(cube, valid, scan.mean) if valid is not None else cube)
     cube_b, model_bands, adapted = prepare_bands(src, spec, model_bands=fixed, adapter=adapter)
-    sec["prepare"] = time.perf_counter() - t
+    sec["prepare"] = time.perf_counter() - t_prep
     stages.update()
     if need_model and model_bands is not None and not _fits_networks(box, notes, name, valid is not None):
         need_model = False
+    t = time.perf_counter()
     enh = _enhancer_or_note(model_bands, backend, need_model, cube, notes, weights)
+    if enh is not None:
+        sec["model"] = time.perf_counter() - t  # loading the networks (once per process; a cache hit after)
     f_spe = f_spa = None
     if large:
         from fers.large import detect_large
@@ -149,19 +152,28 @@ def detect(cube, gt=None, bands="auto", backend="auto", detector="rx", windows=D
         cubes = M.scored_cubes(wanted, M.available_terms(f_spe, f_spa))
         maps = {}
         if full:
-            maps = M.score_cubes(normalize_cube(src), {}, {n: t for n, t in cubes.items() if not t}, score, timed)
+            t = time.perf_counter()
+            h_full = normalize_cube(src)
+            sec["prepare"] += time.perf_counter() - t
+            maps = M.score_cubes(h_full, {}, {n: t for n, t in cubes.items() if not t}, score, timed)
+            del h_full
         rest = {n: t for n, t in cubes.items() if n not in maps}
-        maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, wanted)
+        maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, wanted,
+                         timed)
         stages.close()
     if valid is not None:
+        t = time.perf_counter()
         maps = {m: _masked_map(s, box, valid) for m, s in maps.items()}
+        sec["prepare"] += time.perf_counter() - t
     res = DetectResult(maps=maps, auc=None, auc3d=None, seconds=sec, band_adapter=adapted, model_bands=model_bands,
                        cube_used=h, notes=notes, detector=detector, backend=backend, bands=spec.describe(),
                        cube_used_normalized=normalized, default_method=M.default_method(model_bands, maps),
                        name=name, shape=tuple(cube.shape), weights=str(weights) if weights else "shipped",
                        f_spe=f_spe, f_spa=f_spa, masked_pixels=scan.n_invalid, wavelengths_used=wl_used)
     if gt is not None:
+        t = time.perf_counter()
         _score(res, None if large and valid is not None else src, gt, spec, detector, valid)
+        sec["auc"] = time.perf_counter() - t
     return res
 
 

@@ -1,7 +1,9 @@
 """Progress bars for work that can take more than a few seconds (tqdm, on stderr).
 
 Off by default, so the library stays quiet; the command line turns them on for a run with
-``with progress.shown():`` and the app does the same inside its handlers, where
+``with progress.shown(stderr_is_terminal()):`` (only on a terminal: in a log file or a pipe every
+redraw would be a line of carriage returns and escape codes, so there are no bars at all) and the
+app turns them on inside its handlers, where
 ``gr.Progress(track_tqdm=True)`` turns every tqdm bar into the page's progress bar. The switch is a
 context variable, so it follows the handler's thread and never leaks into other requests.
 """
@@ -27,6 +29,14 @@ def shown(on: bool = True):
 
 def is_shown() -> bool:
     return _SHOWN.get()
+
+
+def stderr_is_terminal() -> bool:
+    """True when stderr is an interactive terminal, where a bar can redraw itself in place."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced by an object without isatty, or closed
+        return False
 
 
 def bar(iterable=None, total=None, desc: str = "", unit: str = "it", on: bool | None = None):

@@ -28,7 +28,10 @@ class DetectResult:
 
     ``maps``: method -> ``(H, W)`` float64 score map; ``auc`` / ``auc3d``: method -> float / dict of
     3-D ROC areas (None without ground truth); ``auc_note``: why AUCs are missing although ground
-    truth was given; ``seconds``: stage -> wall time; ``cube_used``: the ``(H, W, N)`` cube the
+    truth was given; ``seconds``: stage -> wall time (``prepare``, ``model`` (loading the networks),
+    ``enhance``, one entry per computed method, a product such as ``fusion_mult`` timing its own step
+    (its factor maps have theirs), ``auc``; callers add ``load`` and ``save``), with
+    :attr:`total_seconds` their sum (``total`` in :meth:`to_dict`); ``cube_used``: the ``(H, W, N)`` cube the
     detectors saw (normalised unless ``cube_used_normalized`` is False, as on the streamed
     large-scene path); ``f_spe`` / ``f_spa``: the enhanced features ``(H, W, N)`` (None when the
     models did not run or the scene was streamed); ``default_method``: the map shown by default;
@@ -63,6 +66,11 @@ class DetectResult:
     wavelengths_used: np.ndarray | None = field(default=None, repr=False)
     options: dict = field(default_factory=dict)
 
+    @property
+    def total_seconds(self) -> float:
+        """The sum of the stages' wall times in :attr:`seconds` (a ``total`` entry there is not counted)."""
+        return float(sum(float(v) for k, v in self.seconds.items() if k != "total" and v is not None))
+
     def to_dict(self, digits: int = 6) -> dict:
         """JSON-ready summary (no arrays): what ``--json``, ``bench``, the app and its API return."""
         d = {
@@ -70,7 +78,9 @@ class DetectResult:
             "band_adapter": self.band_adapter, "model_bands": self.model_bands, "backend": self.backend,
             "detector": self.detector, "weights": self.weights, "methods": list(self.maps),
             "default_method": self.default_method, "auc": _round(self.auc, digits),
-            "seconds": _round(self.seconds, 4), "notes": list(self.notes),
+            "seconds": {**_round({k: v for k, v in self.seconds.items() if k != "total"}, 4),
+                        "total": round(self.total_seconds, 4)},
+            "notes": list(self.notes),
             "masked_pixels": int(self.masked_pixels),
         }
         if self.wavelengths_used is not None and len(self.wavelengths_used):

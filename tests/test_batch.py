@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -86,8 +87,8 @@ def test_batch_equals_serial_bench(tmp_path, capsys, cluster):
     for m, v in ref["mean_auc"].items():
         assert got["mean_auc"][m] == pytest.approx(v, abs=1e-6)
     assert len({s["worker"] for s in got["scenes"]}) == 2  # both workers took scenes
-    assert got["throughput"]["scenes_computed"] == 5 and got["throughput"]["scenes_per_min"] > 0
-    assert got["cluster"]["workers"] == 2 and "batch" in err and "scenes/min" in err
+    assert got["throughput"]["scenes_computed"] == 5 and got["throughput"]["scenes_per_s"] > 0
+    assert got["cluster"]["workers"] == 2 and "fers batch: 5 computed" in err and "Mpx/s" in err
 
     with open(out_dir / "summary.csv", newline="") as f:
         table = list(csv.DictReader(f))
@@ -243,3 +244,62 @@ def test_geotiff_outputs_and_resume_needs_them(tmp_path, capsys, cluster):
     code, third, err = _batch(capsys, cluster, *paths, "--out", out_dir, "--bands", "all", "--resume", "--geotiff")
     assert code == 0, err
     assert third["resumed"] == ["g0", "g1"]
+
+
+def test_text_summary_of_a_resumed_run(tmp_path, capsys, cluster):
+    """Issue 21: the text summary names the backend that ran, and a run whose scenes were all resumed
+    has no empty "mean seconds:" line and no rates of nothing."""
+    paths = _write_scenes(tmp_path, ["r0", "r1"], seed=23)
+    args = ["batch", *map(str, paths), "--out", str(tmp_path / "out"), "--bands", "all",
+            "--scheduler", cluster.scheduler_address]
+    capsys.readouterr()
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    head = next(ln for ln in out.splitlines() if ln.startswith("bands "))
+    assert "backend auto" not in head and ("backend torch" in head or "backend onnx" in head)
+    mean = next(ln for ln in out.splitlines() if ln.startswith("mean seconds: "))
+    assert "rx " in mean and "total " in mean
+    assert main(args + ["--resume"]) == 0
+    out, err = capsys.readouterr()
+    assert not [ln for ln in out.splitlines() if ln.startswith("mean seconds")], out
+    assert "fers batch: 0 computed, 2 resumed, 0 failed in" in err and "(nothing computed)" in err
+    assert "scenes/s" not in err
+
+
+def test_throughput_has_sensible_digits():
+    """Issue 21: scenes/s and Mpx/s to 3 significant digits, never "0.00" or exponent notation."""
+    tp = batch.throughput(3, 3 * 100 * 100 / 1e6, 14.9)
+    assert (tp["scenes_per_s"], tp["scenes_per_min"], tp["megapixels_per_s"]) == (0.201, 12.1, 0.00201)
+    run = batch.BatchRun(rows=[], seconds=14.9, computed=3, throughput=tp)
+    assert batch.throughput_text(run) == "3 computed, 0 resumed, 0 failed in 14.9 s: 0.201 scenes/s, 0.00201 Mpx/s"
+    fast = batch.BatchRun(rows=[], seconds=60.0, computed=1234, throughput=batch.throughput(1234, 2468.0, 60.0))
+    assert batch.throughput_text(fast).endswith(": 20.6 scenes/s, 41.1 Mpx/s")
+    slow = batch.BatchRun(rows=[], seconds=9000.0, computed=1, throughput=batch.throughput(1, 1e-4, 9000.0))
+    assert batch.throughput_text(slow).endswith(": 0.000111 scenes/s, 0.0000000111 Mpx/s")
+
+
+def _exits_slowly(seconds: float) -> int:
+    """Make this worker process take ``seconds`` to exit (as a worker that imported torch does on a busy
+    machine: the interpreter's teardown)."""
+    import atexit
+    import time
+
+    atexit.register(time.sleep, seconds)
+    return os.getpid()
+
+
+def test_local_workers_exit_without_being_killed():
+    """Issue 21: ``LocalCluster.close()`` kills a worker still alive after 4 s with a "Worker process still
+    alive after 4.0 seconds, killing" warning; ``batch.connect`` lets the workers exit on their own."""
+    records: list = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append
+    nanny = logging.getLogger("distributed.nanny")
+    nanny.addHandler(handler)
+    try:
+        with batch.connect(workers=1) as (client, _):
+            pid = client.submit(_exits_slowly, 5.0, pure=False).result()
+    finally:
+        nanny.removeHandler(handler)
+    assert pid != os.getpid()
+    assert not [r.getMessage() for r in records if "still alive" in r.getMessage()]

@@ -17,6 +17,7 @@ only one chunk (plus the ``(B, B)`` statistics) is in memory at a time.
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterable
 
 import numpy as np
@@ -99,6 +100,7 @@ def rx_streaming_multi(
     bands: int,
     chunk_rows: int | None = None,
     valid: np.ndarray | None = None,
+    seconds: dict | None = None,
 ) -> dict:
     """Global RX of several cubes at once, each read in row chunks.
 
@@ -106,22 +108,44 @@ def rx_streaming_multi(
     it is called twice per chunk (once per pass), so it may compute its cubes on the fly (e.g. a
     normalised chunk plus enhanced features). ``valid (H, W)`` bool (optional): only these pixels
     enter the mean and covariance (every pixel is scored). Returns ``{name: score map (H, W) float64}``.
+    ``seconds`` (optional dict): receives each name's RX time (statistics, inverse, scores) under
+    that name, and the time of ``read_rows`` under ``"read_rows"``.
     """
     if chunk_rows is None:
         chunk_rows = default_chunk_rows(width, bands)
+    sec = {} if seconds is None else seconds
+    clock = time.perf_counter
+
+    def timed_read(r0, r1):
+        t = clock()
+        out = read_rows(r0, r1)
+        sec["read_rows"] = sec.get("read_rows", 0.0) + clock() - t
+        return out
+
+    def add_time(name, t):
+        sec[name] = sec.get(name, 0.0) + clock() - t
+
     acc: dict[str, RXAccumulator] = {}
     chunks = list(row_chunks(height, int(chunk_rows)))
     for r0, r1 in bar(chunks, desc="RX statistics", unit="chunk"):
         keep = None if valid is None else valid[r0:r1].ravel()
-        for name, rows in read_rows(r0, r1).items():
+        for name, rows in timed_read(r0, r1).items():
+            t = clock()
             pix = np.asarray(rows).reshape(-1, bands)
             acc.setdefault(name, RXAccumulator(bands)).add(pix if keep is None else pix[keep])
-    scorers = {name: _scorer(a) for name, a in acc.items()}
+            add_time(name, t)
+    scorers = {}
+    for name, a in acc.items():
+        t = clock()
+        scorers[name] = _scorer(a)
+        add_time(name, t)
     out = {name: np.empty((height, width), dtype=np.float64) for name in scorers}
     for r0, r1 in bar(chunks, desc="RX scores", unit="chunk"):
-        for name, rows in read_rows(r0, r1).items():
+        for name, rows in timed_read(r0, r1).items():
+            t = clock()
             pix = np.asarray(rows).reshape(-1, bands)
             out[name][r0:r1] = scorers[name](pix).reshape(r1 - r0, width)
+            add_time(name, t)
     return out
 
 

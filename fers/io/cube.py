@@ -9,6 +9,9 @@ truth ``gt (H, W)`` bool and ``wavelengths (B,)``.
 | ``.npy`` | ``np.load(allow_pickle=False)`` | bands last; ``mmap=True`` memory-maps |
 | ``.hdr`` / ENVI data file | ``spectral.envi.open`` | any interleave; header checked against the data file |
 | ``.tif`` / ``.tiff`` | tifffile | band axis from the file, else ``layout``, else a shape rule |
+| ``.nc`` / ``.he5`` | :mod:`fers.io.products` | EMIT L2A/L1B, PRISMA L2; an EnMAP L2A GeoTIFF gets its ``METADATA.XML`` |
+
+The list of formats itself has one home, :data:`fers.io.formats.CUBE_FORMATS`.
 
 Ground truth (``gt_path``): ``.png`` (any channel layout; mask in channel 1 for RGB, as HAD100),
 ``.mat``, ``.npy``, ``.tif``; binarised as ``> 0``. Every failure is a one-line
@@ -160,9 +163,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     ext = path.suffix.lower()
     if ext not in CUBE_EXTS and not (ext == "" and Path(str(path) + ".hdr").is_file()):
         raise FersInputError(
-            f"unknown cube file type {ext or '(no extension)'!r}; supported: .mat, .npy, ENVI .hdr + data, .tif, "
-            "EMIT .nc, PRISMA .he5", path
-        )
+            f"unknown cube file type {ext or '(no extension)'!r}; supported: {fmt.formats_text()}", path)
     if ext != ".mat" and key is not None:
         raise FersInputError(f"key={key!r} only applies to .mat files", path)
     if layout is not None and ext not in (".tif", ".tiff"):

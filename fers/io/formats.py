@@ -14,10 +14,26 @@ from fers.errors import FersInputError
 
 # The file types FERS reads (one home; the app's upload filter and the HAD100 reader use them too).
 ENVI_DATA_EXTS = ("", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".IMG", ".DAT")
-# the file that names a cube (ENVI: its .hdr; EMIT .nc and PRISMA .he5: read by fers.io.products)
-CUBE_FILE_EXTS = (".mat", ".npy", ".hdr", ".tif", ".tiff", ".nc", ".he5")
+# The cube formats FERS reads, in the words of help texts and messages, each with the extensions of the
+# file that names the cube (ENVI: its .hdr; EMIT .nc and PRISMA .he5: fers.io.products; an EnMAP L2A
+# product is a GeoTIFF whose METADATA.XML is found beside it, so it adds no extension of its own).
+CUBE_FORMATS = (
+    ("MATLAB .mat", (".mat",)),
+    ("NumPy .npy", (".npy",)),
+    ("ENVI .hdr + data file", (".hdr",)),
+    ("GeoTIFF .tif/.tiff", (".tif", ".tiff")),
+    ("EnMAP L2A SPECTRAL_IMAGE.TIF + METADATA.XML", ()),
+    ("EMIT L2A/L1B .nc", (".nc",)),
+    ("PRISMA L2 .he5", (".he5",)),
+)
+CUBE_FILE_EXTS = tuple(e for _, exts in CUBE_FORMATS for e in exts)
 CUBE_EXTS = CUBE_FILE_EXTS + tuple(e for e in ENVI_DATA_EXTS if e)
 GT_EXTS = (".png", ".bmp", ".gif", ".jpg", ".jpeg", ".mat", ".npy", ".tif", ".tiff")
+
+
+def formats_text() -> str:
+    """Every cube format FERS reads, comma-separated (the CLI's help, the readers' refusals)."""
+    return ", ".join(name for name, _ in CUBE_FORMATS)
 
 
 def why(e: BaseException) -> str:

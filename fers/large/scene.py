@@ -67,7 +67,9 @@ def detect_large(
     """Global-RX maps of a large cube ``(H, W, N)`` (N = the enhancer's bands) -> ``(maps, seconds)``.
 
     ``maps``: method -> ``(H, W)`` float64 for the requested ``methods`` (see
-    :data:`fers.methods.METHODS`); without an enhancer only ``rx``. ``seconds``: stage -> wall time.
+    :data:`fers.methods.METHODS`); without an enhancer only ``rx``. ``seconds``: stage -> wall time
+    (``normalize``, ``enhance``, each method's share of the streamed RX passes, and ``read_rows``: reading,
+    normalising and adding the features to the rows those passes share).
     ``notes`` (a list) receives one line on how the features were computed. ``valid (H, W)`` bool
     (optional): no-data pixels are False; ``cube`` must then already hold a neutral spectrum there
     (a :class:`fers.nodata.FilledCube`). They are left out of the RX statistics and get the lowest
@@ -97,10 +99,15 @@ def detect_large(
         rows = {k: (f[r0:r1] if f is not None else None) for k, f in features.items()}
         return {name: M.feature_cube(h, rows, terms) for name, terms in cubes.items()}
 
-    t = time.perf_counter()
-    maps = rx_streaming_multi(read_rows, hh, ww, n, chunk_rows, valid=valid) if cubes else {}
+    maps = rx_streaming_multi(read_rows, hh, ww, n, chunk_rows, valid=valid, seconds=sec) if cubes else {}
     if valid is not None:
         maps = {k: floor_invalid(v, valid) for k, v in maps.items()}
-    maps = M.combine(maps, methods)
-    sec["detect"] = time.perf_counter() - t
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        out = fn()
+        sec[name] = time.perf_counter() - t
+        return out
+
+    maps = M.combine(maps, methods, timed)
     return maps, sec

@@ -21,15 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from fers.errors import FersInputError
-from fers.io.formats import CUBE_FILE_EXTS, ENVI_DATA_EXTS, GT_EXTS
+from fers.io.formats import CUBE_FILE_EXTS, ENVI_DATA_EXTS, GT_EXTS, formats_text
 from fers.ui.limits import check_cube_size
 from fers.ui.tempdirs import link_or_copy, request_dir
 
 AUTO = "(auto)"
 NONE = "(none)"
-# what the upload box takes, for messages (the readers: fers.io.cube.load_cube)
-FORMATS = (".mat, .npy, ENVI .hdr + data file, .tif/.tiff, EMIT .nc, PRISMA .he5, "
-           "EnMAP SPECTRAL_IMAGE.TIF + METADATA.XML")
+FORMATS = formats_text()  # what the upload box takes, for messages (the one list: fers.io.formats)
 XML_EXTS = (".xml",)
 TIFF_EXTS = (".tif", ".tiff")
 ENMAP_XML = "METADATA.XML"

@@ -6,18 +6,18 @@ import gradio as gr
 
 from fers.ui import callbacks as cb
 from fers.ui import gate
-from fers.io.formats import CUBE_EXTS, GT_EXTS
+from fers.io.formats import CUBE_EXTS, GT_EXTS, formats_text
 from fers.ui.inputs import AUTO, NONE
 from fers.ui.limits import cache_cleanup
 
 CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS} | {".xml"})  # .xml: an EnMAP METADATA.XML beside its TIF
 GT_TYPES = list(GT_EXTS)
 
-INTRO = """# FERS — hyperspectral anomaly detection
+INTRO = f"""# FERS — hyperspectral anomaly detection
 Background feature enhancement ("Rebellious Student"): a spectral (FERD) and a spatial network
 enhance the cube, then the parameter-free RX detector scores every pixel.
-Click an example scene, or upload your own cube (.mat, .npy, ENVI .hdr + data file, .tif, EMIT .nc, PRISMA .he5,
-EnMAP SPECTRAL_IMAGE.TIF + METADATA.XML) and an optional ground truth, then press **Detect anomalies**."""
+Click an example scene, or upload your own cube ({formats_text()}) and an optional ground truth, then press
+**Detect anomalies**."""
 
 
 def _inputs(c: dict) -> None:
