@@ -7,7 +7,8 @@
   environment variable ``FERS_APP_MAX_VALUES``.
 * Memory: every request is also checked against the memory budget of :mod:`fers.budget`
   (``FERS_MAX_MEMORY``), like the command line.
-* Serving (:func:`serving`): ``FERS_APP_WORKERS`` worker processes (default 1; detections run at once),
+* Serving (:func:`serving`): ``FERS_APP_WORKERS`` worker processes (default 2, at most the CPU count;
+  detections run at once),
   ``FERS_APP_TIME_LIMIT`` seconds per request (default 300), ``FERS_APP_QUEUE_SIZE`` requests waiting
   at most (default 16; more are turned away by Gradio's queue), ``FERS_APP_WORKER_MEMORY`` heap per
   worker (default: the memory budget of :mod:`fers.budget`). See docs/app.md, "Serving publicly".
@@ -68,7 +69,9 @@ def check_cube_size(shape, name: str) -> None:
         )
 
 
-DEFAULT_WORKERS = 1
+# two detections at once served more requests a second than one on a 2-core machine (measured with
+# tests/benchmarks/bench_serving.py; figures in docs/app.md, "Serving publicly"); never more than the cores
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))
 DEFAULT_TIME_LIMIT_S = 300.0
 DEFAULT_QUEUE_SIZE = 16
 
