@@ -8,8 +8,6 @@ import functools
 import html
 import logging
 import re
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
@@ -22,8 +20,7 @@ from fers import progress as fers_progress
 from fers.detectors import DEFAULT_WINDOWS, parse_windows
 from fers.errors import FersInputError
 from fers.ui import analysis, results
-from fers.ui.inputs import (AUTO, NONE, as_paths, band_summary, check_upload, half_pair, load_scene,
-                            mat_key_choices, pair_key, settle_upload, staged_cube, upload_scene, wavelength_text)
+from fers.ui.inputs import (AUTO, NONE, as_paths, half_pair, mat_key_choices, pair_key, settle_upload, staged_cube)
 from fers.ui import gate, worker
 from fers.ui.tempdirs import discard_uploads, trim_memory
 from fers.ui.worker import WorkerLost
@@ -194,17 +191,9 @@ def on_cube_upload(files, seen=None):
 
 def _discard(paths) -> None:
     """Delete uploads now (:func:`fers.ui.tempdirs.discard_uploads`), except the bundled examples' cached
-    copies: Gradio keeps one copy per content for every session, so the examples stay."""
-    discard_uploads(p for p in map(Path, paths) if not _is_example_copy(p))
-
-
-def _is_example_copy(p: Path) -> bool:
-    """A bundled example as Gradio shows it (its cached copy): never deleted, other sessions share it."""
-    src = EXAMPLES_DIR / p.name
-    try:
-        return p.name in EXAMPLES.values() and p.stat().st_size == src.stat().st_size
-    except OSError:
-        return False
+    copies (:func:`fers.ui.gate.example_copy`): Gradio keeps one copy per content for every session, so the
+    examples stay."""
+    discard_uploads(p for p in map(Path, paths) if not gate.example_copy(p, EXAMPLE_FILES))
 
 
 def load_example(name: str):
@@ -250,11 +239,11 @@ def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows,
                           weights, keep_bad)
 
 
-def _weights_path(upload, text, api: bool = False) -> Path | None:
+def _weights_path(upload, text) -> Path | None:
     """A user checkpoint: the uploaded ``.pt`` (wins; through the gate), else a server path typed in the
     box (local mode only, :func:`fers.ui.gate.server_path`)."""
     if upload:
-        return gate.uploaded(upload, "checkpoint", api=api)[0]
+        return gate.uploaded(upload, "checkpoint")[0]
     return gate.server_path(text, "checkpoint path")
 
 

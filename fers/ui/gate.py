@@ -73,7 +73,7 @@ def _uploaded_set():
     return getattr(blocks, "upload_file_set", None) if blocks is not None else None
 
 
-def _example_copy(p: Path, examples: dict) -> bool:
+def example_copy(p: Path, examples: dict) -> bool:
     """A cached copy of a bundled example: its name and every byte equal to the bundled file."""
     src = examples.get(p.name)
     try:
@@ -95,7 +95,7 @@ def _accepted(raw, examples: dict) -> Path | None:
     received = _uploaded_set()
     if received is None:  # called outside a served request (tests, scripts): the folder rule alone
         return p
-    if str(p) in received or str(raw) in received or _example_copy(p, examples):
+    if str(p) in received or str(raw) in received or example_copy(p, examples):
         return p
     return None
 

@@ -197,7 +197,6 @@ class Pool:
         self._idle: queue.Queue = queue.Queue()
         for _ in range(self.size):
             self._idle.put(None)  # started on first use, or by warm()
-        self._lock = threading.Lock()
         self.replaced = 0
 
     def warm(self) -> None:
@@ -224,12 +223,9 @@ class Pool:
                 raise
             if w.worn():  # memory a request left behind goes with its worker
                 w = self._replace(w)
-        except BaseException:
-            if w is not _TAKEN:
+        finally:
+            if w is not _TAKEN:  # a slot being refilled goes back when its successor is ready
                 self._idle.put(w)
-            raise
-        if w is not _TAKEN:
-            self._idle.put(w)
         if kind == "ok":
             return value
         if kind == "input":
@@ -256,13 +252,6 @@ class Pool:
 
         threading.Thread(target=succeed, daemon=True, name="fers-worker-start").start()
         return _TAKEN
-
-    def pids(self) -> list[int]:
-        """Process ids of the running workers (for memory measurements)."""
-        out = []
-        with self._idle.mutex:
-            out = [w.pid for w in self._idle.queue if w is not None]
-        return out
 
     def close(self) -> None:
         while not self._idle.empty():

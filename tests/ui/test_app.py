@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.benchmarks._app import launch_app, stop_app
+from tests.benchmarks._app import launch_app, rss, stop_app
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -235,14 +235,6 @@ def _tree_bytes(root: Path) -> int:
     return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
 
 
-def _peak_rss(pid: int) -> int:
-    """The process's peak resident size so far (``VmHWM``), in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
-
-
 def test_twenty_requests_leave_the_temp_folders_as_they_were(server, client, tmp_path):
     """Accepted and refused requests alike leave nothing of their own behind: each request's staging
     folder goes when it ends. The uploads themselves stay in Gradio's cache, once each, until its
@@ -324,12 +316,12 @@ def test_tiff_bomb_is_refused_from_its_header(server, client, tmp_path):
                      tile=(512, 512), compression="zlib", planarconfig="contig")
     assert bomb.stat().st_size < 2_000_000
     pid = server[2].pid
-    peak = _peak_rss(pid)
+    peak = rss(pid, "VmHWM")
     t = time.perf_counter()
     with pytest.raises(AppError, match=r"^bomb\.tif: cube is 8192 x 8192 x 8 = 536,870,912 values"):
         _predict(client, bomb)
     assert time.perf_counter() - t < 5
-    assert _peak_rss(pid) - peak < 100 * 2**20
+    assert rss(pid, "VmHWM") - peak < 100 * 2**20
 
 
 def test_memory_budget_refusal_names_the_file(client, tmp_path):
