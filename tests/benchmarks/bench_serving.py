@@ -3,26 +3,23 @@
 p50/p95/max (upload + detection, per client), throughput and the peak resident memory of the server's
 process tree (server + workers), then the GLT bomb of issue 17 (peak rise and the next request).
 
-    python tests/benchmarks/bench_serving.py                  # clients 1 4 8 16, workers 1 2
-    python tests/benchmarks/bench_serving.py --clients 8 --workers 1 --json
+    python -m tests.benchmarks.bench_serving                  # from the repository root: clients 1 4 8 16, workers 1 2
+    python -m tests.benchmarks.bench_serving --clients 8 --workers 1 --json
 """
 
 import argparse
 import concurrent.futures as cf
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from tests.benchmarks._app import TreePeak, launch_app, stop_app
+from tests.ui._http import call_detect, upload
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from tests.benchmarks._app import TreePeak, launch_app, stop_app  # noqa: E402
-from tests.ui._http import call_detect, upload  # noqa: E402
-
 AIRPORT = REPO / "fers" / "examples" / "abu-airport-4.mat"
 GiB = 2**30
 
