@@ -18,7 +18,7 @@ The parts, in the order a run uses them:
 * **Resume** (:func:`complete_output`): an output counts as done when its zip members pass their
   CRC check, it has its ``meta`` and that meta was written with the same value of every option that
   changes a result (``meta["options"]``, :func:`fers.scenes.result_options`: band spec, backend,
-  detector, windows, weights, adapter, layout, no-data value, keep-bad-bands); anything else (a
+  detector and its options, weights, adapter, layout, no-data value, keep-bad-bands); anything else (a
   truncated file, other options, an output from before options were stored) is computed again.
 * **The cluster** (:func:`connect`): a ``LocalCluster`` of worker processes sized to the machine,
   or a ``Client`` on an existing scheduler's address.
@@ -43,9 +43,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fers.bands import DEFAULT_ADAPTER
+from fers.notes import cli_text
+from fers.pipeline import DetectOptions
 from fers.scenes import detect_file, precheck, scene_files
-from fers.detectors import DEFAULT_WINDOWS
 from fers.errors import FersInputError
 
 SUMMARY_CSV = "summary.csv"
@@ -133,18 +133,18 @@ def scene_name(cube_path) -> str:
 
 @dataclass(frozen=True)
 class SceneOptions:
-    """The ``fers.detect`` options of a run (attribute names as the CLI's, for ``fers.scenes.detect_file``)."""
+    """The options of a run: the ``fers.detect`` options (:class:`fers.pipeline.DetectOptions`, the same
+    value ``fers bench`` builds) and what only files have: the TIFF ``layout``, and ``geotiff`` (also
+    ``<scene>.tif``: every map + a p99.9 mask band, georeferenced)."""
 
-    bands: str = "auto"
-    backend: str = "auto"
-    detector: str = "rx"
-    windows: tuple = DEFAULT_WINDOWS
-    weights: str | None = None
-    adapter: str = DEFAULT_ADAPTER
+    detect: DetectOptions = field(default_factory=DetectOptions)
     layout: str | None = None
-    nodata: float | None = None
-    keep_bad_bands: bool = False
-    geotiff: bool = False  # also <scene>.tif (fers.outputs: every map + a p99.9 mask band, georeferenced)
+    geotiff: bool = False
+
+    @classmethod
+    def make(cls, layout: str | None = None, geotiff: bool = False, **options) -> SceneOptions:
+        """From keyword options as :func:`fers.detect` takes them (``bands=...``, ``windows=...``)."""
+        return cls(DetectOptions.make(**options), layout, geotiff)
 
     def matches(self, meta: dict) -> bool:
         """True when an output's ``meta`` was written with these options: every option that changes
@@ -152,7 +152,7 @@ class SceneOptions:
         without them (written before they were stored) does not match."""
         from fers.scenes import result_options
 
-        return meta.get("options") == result_options(self)
+        return meta.get("options") == result_options(self.detect, self.layout)
 
 
 def _one_line(e: BaseException, path) -> str:
@@ -218,10 +218,10 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
     _limit_ort_threads()
     try:
         t = time.perf_counter()
-        scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(options, cube_path, gt_path=gt_path),
-                          layout=options.layout, nodata=options.nodata)
+        scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(options.detect, cube_path, gt_path=gt_path),
+                          layout=options.layout, nodata=options.detect.nodata)
         load_s = time.perf_counter() - t
-        res = detect_file(cube_path, scene, options)
+        res = detect_file(cube_path, scene, options.detect, options.layout)
         res.seconds = {"load": load_s, **res.seconds}  # in the .npz meta and its total too
         t = time.perf_counter()
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -499,7 +499,7 @@ def _csv_row(row: dict) -> dict:
     for k, v in (row.get("seconds") or {}).items():
         out[f"seconds_{k}"] = v
     out.update(worker=row.get("worker"), out=row.get("out"), error=row.get("error") or "",
-               notes=" | ".join(row.get("notes") or []))
+               notes=" | ".join(cli_text(n) for n in row.get("notes") or []))
     return out
 
 

@@ -1,13 +1,13 @@
 """Memory bounds: what a request needs, estimated from shapes alone before any work is done.
 
-:func:`plan_detect` turns a request -- cube shape and dtype, band spec, detector, model band count,
-ground truth or not -- into an estimate of the process's peak memory on the in-memory path of
-:func:`fers.pipeline.detect` and on the streamed path of :mod:`fers.large`. ``detect`` takes the
-in-memory path when it fits the budget, else the streamed one (global RX) when that fits, and
-otherwise refuses with one line that names what needs the memory and what to do instead.
-:func:`check_cube_file` does the same from a file's header (:mod:`fers.io.peek`) before the file is
-decoded, adding what the reader itself needs (a compressed TIFF or a ``.mat`` is decoded whole, then
-converted to float32).
+A :class:`Request` describes a detection in shapes -- cube shape, bands after adapting, whether the
+networks run, the detector's own needs (from its registry entry), ground truth or not.
+:func:`in_memory_need` and :func:`streamed_need` estimate the process's peak memory on the
+in-memory path of :func:`fers.pipeline.detect` and on the streamed path of :mod:`fers.large`;
+:func:`choose_path` takes the in-memory path when it fits the budget, else the streamed one when the
+detector streams and that fits, and otherwise refuses with one line that names what needs the memory
+and what to do instead. :func:`check_decode` refuses, from a file's header (:mod:`fers.io.peek`),
+a file whose reader would decode it whole beyond the budget.
 
 Budget: the peak resident memory of the whole process, ``FERS_MAX_MEMORY`` (default 3.5 GiB, e.g.
 ``FERS_MAX_MEMORY=8GB``), capped by the memory the machine has available. An estimate is the
@@ -41,9 +41,7 @@ RESNET_PER_PIXEL = 200  # streamed Spa-FEN: the frozen ResNet on the 3-channel i
 SCORE_PER_PIXEL = 160  # AUC and 3-D ROC areas of one map (sorted copies, thresholds)
 CHUNK_WORK = 450 * MiB  # streamed RX and tiles: one row chunk of every scored cube, float32 and float64
 RESAMPLE_WORK = 4 * 64 * MiB  # band interpolation (fers.bands.resample_bands): a 64 MiB row block and its temporaries
-AE_CHUNK_BYTES = 256 * MiB  # the AE trains on pixel chunks of about this size (fers.detectors.ae)
-LRX_STRIPS = 256 * MiB  # local RX works in column strips of about this size (fers.detectors.lrx)
-METHOD_MAPS = 6  # score maps alive at once (five methods and a fusion's temporaries), float64
+METHOD_MAPS = 6  # score maps alive at once (the methods and a fusion's temporaries), float64
 
 
 def parse_size(text: str) -> int:
@@ -117,10 +115,15 @@ class Need:
 @dataclass(frozen=True)
 class Request:
     """A detection request in shapes: cube ``(height, width, bands)``; ``resident``: bytes of the cube
-    already in memory (0 for a memory map); ``itemsize``: bytes per value as stored; ``selected``:
-    bands the spec picks (``n`` after adapting to the model); ``copy``: whether picking/adapting
-    copies the cube (interpolation, a band list); ``models``: the FENs run; ``full_rx``: bands of
-    an extra plain-RX cube (``auto`` on all bands, or the all-band reference with a GT), 0 if none."""
+    already in memory (0 for a memory map); ``itemsize``: bytes per value as stored; ``n``: bands the
+    methods run on (after adapting to the model); ``copy``: whether picking/adapting copies the cube
+    (interpolation, a band list); ``models``: the FENs run; ``full_rx``: bands of an extra plain
+    detector cube (``auto`` on all bands, or the all-band reference with a GT), 0 if none.
+
+    The detector's own needs come from its registry entry (:mod:`fers.detectors.registry`), in
+    bytes: ``work`` to score one ``n``-band cube, ``full_work`` the ``full_rx``-band one, ``state``
+    what it holds beside them (RX's covariance); ``streamable``: :mod:`fers.large` can stream it.
+    ``torch``: PyTorch runs (counted as an import when it is not loaded yet)."""
 
     height: int
     width: int
@@ -130,12 +133,15 @@ class Request:
     itemsize: int = 4
     copy: bool = False
     models: bool = True
-    detector: str = "rx"
     n_maps: int = 5
     gt: bool = False
     full_rx: int = 0
     torch: bool = True
     backend: str = "torch"
+    work: int = 0
+    full_work: int = 0
+    state: int = 0
+    streamable: bool = True
 
     @property
     def pixels(self) -> int:
@@ -147,32 +153,14 @@ def _base(req: Request) -> int:
     return current_rss() + extra + SLACK
 
 
-def _rx_work(p: int, n: int) -> int:
-    """Global RX of a ``(P, n)`` cube: the float64 centred copy and the float32 product (the ``n x n``
-    covariance is :func:`_covariance`)."""
-    return 12 * p * n
-
-
 def _resample_work(p: int, n: int) -> int:
     """Temporaries of band interpolation, which works in row blocks (its output is counted apart)."""
     return min(12 * p * n, RESAMPLE_WORK)
 
 
-def _covariance(n: int) -> int:
-    """The ``n x n`` float64 covariance of global RX, its factor and inverse."""
+def _stream_state(n: int) -> int:
+    """The streamed path's global-RX statistics: the ``n x n`` float64 covariance, its factor and inverse."""
     return 3 * n * n * 8
-
-
-def _detector_work(req: Request, p: int, n: int) -> int:
-    """Scoring one cube with the request's detector (plus the ``H + F`` sum it scores)."""
-    total = 8 * p * n if req.models else 0  # H + F_spe + F_spa: a sum and its temporary
-    if req.detector == "lrx":  # per column: window sums and one bordered (n + 2)^2 factor per pixel
-        k = (n + 1) * (n + 2) // 2
-        per_col = (5 * k + 2 * (n + 2) ** 2 + min(req.height, 15) * k) * 8
-        return total + 16 * p * n + max(LRX_STRIPS, per_col) + 8 * p
-    if req.detector == "ae":  # copies of the cube, then one pixel chunk's activations and gradients
-        return total + 12 * p * n + min(p * (6 * n + 448) * 4 * 3, AE_CHUNK_BYTES) + 8 * p
-    return total + _rx_work(p, n)
 
 
 def in_memory_need(req: Request) -> Need:
@@ -185,16 +173,16 @@ def in_memory_need(req: Request) -> Need:
     if req.models:
         parts["model features"] = 8 * p * n
     steps = {"band interpolation" if req.copy else "normalisation": _resample_work(p, n) if req.copy else 4 * p * n,
-             "detector": _detector_work(req, p, n)}
+             "detector": (8 * p * n if req.models else 0) + req.work}  # the H + F sum and its scoring
     if req.models:
         steps["enhancement"] = FEN_PER_PIXEL.get(req.backend, max(FEN_PER_PIXEL.values())) * p + FEN_PER_VALUE * p * n
     if req.full_rx:
-        steps["plain RX on all bands"] = 8 * p * req.full_rx + _rx_work(p, req.full_rx)
+        steps["plain detector on all bands"] = 8 * p * req.full_rx + req.full_work
     if req.gt:
         steps["AUCs"] = SCORE_PER_PIXEL * p
     label, worst = max(steps.items(), key=lambda kv: kv[1])
     parts[label] = worst
-    parts["RX covariance"] = _covariance(max(n, req.full_rx)) if req.detector == "rx" else 0
+    parts["detector statistics"] = req.state
     return Need(_base(req), {k: v for k, v in parts.items() if v})
 
 
@@ -213,7 +201,7 @@ def streamed_need(req: Request) -> Need:
         steps["AUCs"] = SCORE_PER_PIXEL * p
     label, worst = max(steps.items(), key=lambda kv: kv[1])
     parts[label] = worst
-    parts["RX covariance"] = _covariance(n)
+    parts["RX covariance"] = _stream_state(n)
     return Need(_base(req), {k: v for k, v in parts.items() if v})
 
 
@@ -266,7 +254,7 @@ def choose_path(req: Request, large: bool, rx_only: Request | None = None) -> bo
     Global RX streams whenever the in-memory path does not fit; local RX and the AE never stream.
     ``rx_only``: the same request with bands ``all`` (no models), offered as advice."""
     budget = max_memory()
-    streamable = req.detector == "rx"
+    streamable = req.streamable
     if not large or not streamable:
         need = in_memory_need(req)
         if fits(need, budget):

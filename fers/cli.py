@@ -22,6 +22,8 @@ from fers.bands import ADAPTERS, DEFAULT_ADAPTER
 from fers.enhance import BACKENDS
 from fers.errors import FersInputError
 from fers.io.formats import formats_text
+from fers.notes import cli_text
+from fers.pipeline import options_from_namespace
 from fers.scenes import detect_file, precheck, scene_files
 
 BANDS_HELP = ("band spec: 'auto' (default: plain RX on every band, the models on the cube adapted to the "
@@ -46,13 +48,29 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _windows(text: str):
-    from fers.detectors import parse_windows
+def _option_type(option):
+    """argparse type of a detector option: its own parser, with its one-line message on a bad value."""
+    def parse(text: str):
+        try:
+            return option.parse(text)
+        except FersInputError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
-    try:
-        return parse_windows(text)
-    except FersInputError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = option.name  # argparse names the option's type in its messages
+    return parse
+
+
+def _detector_arguments(sp) -> None:
+    """``--detector`` and every registered detector's options (:mod:`fers.detectors.registry`)."""
+    from fers.detectors import all_options, get, names
+
+    sp.add_argument("--detector", choices=names(), default="rx",
+                    help="anomaly detector applied to H and to the enhanced cubes: "
+                         + "; ".join(f"{n}: {get(n).title}" for n in names()) + " (default %(default)s)")
+    for name, option in all_options().items():
+        users = [n for n in names() if any(o.name == name for o in get(n).options)]
+        sp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_option_type(option),
+                        help=f"{', '.join(users)}: {option.help} (default {option.text})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,9 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--bands", default="auto", help=BANDS_HELP)
         sp.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="enhancer backend: auto (ONNX Runtime on the shipped ONNX files, else torch), torch or onnx")
-        sp.add_argument("--detector", choices=("rx", "lrx", "ae"), default="rx",
-                        help="anomaly detector applied to H and to the enhanced cubes (default rx)")
-        sp.add_argument("--windows", type=_windows, default=(5, 15), help="local RX windows INNER,OUTER (5,15)")
+        _detector_arguments(sp)
         sp.add_argument("--adapter", choices=ADAPTERS, default=DEFAULT_ADAPTER,
                         help="how the cube's bands meet the model's: first N bands, the whole range resampled "
                              "to N, or (auto) the largest shipped N <= B (default %(default)s; docs/formats.md)")
@@ -186,11 +202,12 @@ def cmd_detect(a) -> int:
 
         check_outputs(a.out, a.threshold)  # refused before the work, not after
     t = time.perf_counter()
-    mmap = precheck(a, a.cube, a.key, a.gt, a.gt_key)
+    opts = options_from_namespace(a)
+    mmap = precheck(opts, a.cube, a.key, a.gt, a.gt_key)
     scene = load_cube(a.cube, key=a.key, gt_path=a.gt, gt_key=a.gt_key, mmap=mmap, layout=a.layout,
                       nodata=a.nodata)
     load_s = time.perf_counter() - t
-    res = detect_file(a.cube, scene, a)
+    res = detect_file(a.cube, scene, opts, a.layout)
     res.seconds = {"load": load_s, **res.seconds}
     written = []
     if a.out:
@@ -211,7 +228,7 @@ def cmd_detect(a) -> int:
     if a.json:
         print(json_line(d))
         return 0
-    for n in [_read_as(scene.info)] + res.notes + ([res.auc_note] if res.auc_note else []):
+    for n in [_read_as(scene.info)] + [cli_text(n) for n in res.notes] + ([res.auc_note] if res.auc_note else []):
         if n:
             print(f"note: {n}", file=sys.stderr)
     print(f"{scene.name}: shape {scene.cube.shape}, bands {res.bands} ({res.band_adapter}), "
@@ -258,17 +275,18 @@ def cmd_bench(a) -> int:
     from fers.progress import bar
 
     pairs = scene_files(a.files)
+    opts = options_from_namespace(a)
     scenes, errors, notes = [], [], []
     for cube_path, gt_path in bar(pairs, desc="bench", unit="scene"):
         try:
             t = time.perf_counter()
-            scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(a, cube_path, gt_path=gt_path),
+            scene = load_cube(cube_path, gt_path=gt_path, mmap=precheck(opts, cube_path, gt_path=gt_path),
                               layout=a.layout, nodata=a.nodata)
             load_s = time.perf_counter() - t
             if scene.gt is None:
                 raise FersInputError("no ground truth in the file; bench needs one (ABU .mat or a HAD100 folder)",
                                      cube_path)
-            res = detect_file(cube_path, scene, a)
+            res = detect_file(cube_path, scene, opts, a.layout)
             if res.auc is None:
                 raise FersInputError(res.auc_note, cube_path)
         except FersInputError as e:
@@ -279,7 +297,7 @@ def cmd_bench(a) -> int:
         d = res.to_dict()
         d["input"] = _jsonable(scene.info)
         scenes.append(d)
-        notes.extend(n for n in res.notes if n not in notes)
+        notes.extend(n for n in d["notes"] if n not in notes)
     summary = _run_summary(scenes, errors, notes, a)
     _print_summary(summary, a)
     return 2 if errors else 0
@@ -313,7 +331,7 @@ def _print_summary(summary: dict, a) -> None:
         return
     scenes, mean_auc = summary["scenes"], summary["mean_auc"]
     for n in summary["notes"]:
-        print(f"note: {n}", file=sys.stderr)
+        print(f"note: {cli_text(n)}", file=sys.stderr)
     rows = [(s["name"], s["auc"]) for s in scenes] + ([("MEAN", mean_auc)] if mean_auc else [])
     print(f"bands {a.bands}, backend {summary['backend']}, detector {a.detector}, default map "
           f"{', '.join(sorted({s['default_method'] for s in scenes})) or '-'}")
@@ -346,10 +364,10 @@ def cmd_batch(a) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FersInputError(f"cannot create the output folder: {e.strerror or e}", a.out) from None
-    options = batch.SceneOptions(bands=a.bands, backend=a.backend, detector=a.detector, windows=a.windows,
-                                 weights=str(Path(a.weights).resolve()) if a.weights else None,
-                                 adapter=a.adapter, layout=a.layout, nodata=a.nodata,
-                                 keep_bad_bands=a.keep_bad_bands, geotiff=a.geotiff)
+    detect_opts = options_from_namespace(a)
+    if a.weights:
+        detect_opts = detect_opts.with_(weights=str(Path(a.weights).resolve()))
+    options = batch.SceneOptions(detect_opts, layout=a.layout, geotiff=a.geotiff)
     with batch.connect(a.scheduler, a.workers, a.threads_per_worker, a.memory_limit,
                        max_workers=len(pairs), oversubscribe=a.oversubscribe) as (client, _):
         cluster = batch.cluster_info(client)

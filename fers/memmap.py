@@ -19,7 +19,7 @@ LARGE_MEMMAP_BYTES = 512 * 2**20  # files / memory maps whose float32 copy would
 
 
 def is_mapped(cube) -> bool:
-    """A ``np.memmap``, or a lazy view of one that exposes its map (:class:`fers.band_select.BandView`)."""
+    """A ``np.memmap``, or a lazy view of one that exposes its map (:class:`fers.bands.select.BandView`)."""
     return isinstance(cube, np.memmap) or getattr(cube, "_mmap", None) is not None
 
 

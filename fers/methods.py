@@ -67,9 +67,10 @@ FUSIONS = tuple(m for m in METHODS if m.startswith("fusion"))
 PAPER_DEFAULT = "paper default"
 
 
-def methods_for(detector: str) -> tuple:
-    """Method names a detector produces (``ae`` has its own; ``rx`` and ``lrx`` share the RX family)."""
-    return AE_METHODS if detector == "ae" else METHODS
+def methods_for(family: str) -> tuple:
+    """Method names of a detector family (a detector's ``family``, :mod:`fers.detectors.registry`):
+    the global and local RX detectors share ``rx``, the AE has its own."""
+    return tuple(m.name for m in TABLE if m.detector == family)
 
 
 # The map shown by default: chosen on cross-sensor validation (implanted targets, held-out sensors),
@@ -77,7 +78,7 @@ def methods_for(detector: str) -> tuple:
 DEFAULT_FUSION = "fusion_mult"
 
 
-def default_method(model_bands, maps) -> str:
+def default_method(maps) -> str:
     """The method shown by default among ``maps``: :data:`DEFAULT_FUSION`, else the best available
     stand-in (spectral, then plain RX)."""
     for name in (DEFAULT_FUSION, "spectral", "rx", "ae_enhanced", "ae"):

@@ -80,7 +80,7 @@ class DetectResult:
             "default_method": self.default_method, "auc": _round(self.auc, digits),
             "seconds": {**_round({k: v for k, v in self.seconds.items() if k != "total"}, 4),
                         "total": round(self.total_seconds, 4)},
-            "notes": list(self.notes),
+            "notes": [n.to_dict() for n in self.notes],
             "masked_pixels": int(self.masked_pixels),
         }
         if self.wavelengths_used is not None and len(self.wavelengths_used):

@@ -52,48 +52,35 @@ def _data_file(path: Path) -> Path:
     return path
 
 
-def detect_file(path, scene, a):
-    """``fers.detect`` on a loaded scene with the options of ``a`` (``bands``, ``backend``, ``detector``,
-    ``windows``, ``weights``, ``adapter``, ``keep_bad_bands``: the CLI's names) and the scene's band
-    metadata (wavelengths, bad bands); a problem it reports is re-raised naming the file."""
+def detect_file(path, scene, options, layout=None):
+    """``fers.detect`` on a loaded scene with ``options`` (:class:`fers.pipeline.DetectOptions`) and the
+    scene's band metadata (wavelengths, bad bands, no-data value, name); a problem it reports is
+    re-raised naming the file. The result's ``options`` are :func:`result_options`."""
     from fers.pipeline import detect
 
     try:
-        res = detect(scene.cube, scene.gt, bands=a.bands, backend=a.backend, detector=a.detector,
-                      windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
-                      nodata=scene.nodata, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
-                     keep_bad_bands=getattr(a, "keep_bad_bands", False))
+        res = detect(scene.cube, scene.gt, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
+                     options=options.with_(name=scene.name, nodata=scene.nodata))
     except FersInputError as e:
         if e.path is not None:
             raise
         raise FersInputError(str(e), path) from None
-    res.options = result_options(a)
+    res.options = result_options(options, layout)
     return res
 
 
-def result_options(a) -> dict:
-    """Every option of ``a`` that changes a result, as JSON values: band spec, backend (resolved),
-    detector, windows, weights, adapter, TIFF layout, no-data value, keep-bad-bands. Stored in the
-    output's meta; ``batch --resume`` keeps an output only when they are all the same."""
-    from fers.bands import parse_band_spec
-    from fers.detectors import parse_windows
-    from fers.enhance import resolve_backend
-
-    nodata = getattr(a, "nodata", None)
-    return {"bands": parse_band_spec(a.bands).describe(), "backend": resolve_backend(a.backend, a.weights),
-            "detector": a.detector, "windows": list(parse_windows(a.windows)),
-            "weights": str(a.weights) if a.weights else "shipped", "adapter": a.adapter,
-            "layout": getattr(a, "layout", None), "nodata": None if nodata is None else float(nodata),
-            "keep_bad_bands": bool(getattr(a, "keep_bad_bands", False))}
+def result_options(options, layout=None) -> dict:
+    """Every option that changes a result, as JSON values (:meth:`fers.pipeline.DetectOptions.as_json`)
+    and the TIFF layout. Stored in the output's meta; ``batch --resume`` keeps an output only when they
+    are all the same."""
+    return {**options.as_json(), "layout": layout}
 
 
-def precheck(a, cube_path, key=None, gt_path=None, gt_key=None) -> bool:
+def precheck(options, cube_path, key=None, gt_path=None, gt_key=None) -> bool:
     """Refuse the request from the files' headers before decoding them (the memory budget,
-    :mod:`fers.budget`); returns whether to memory-map the cube. ``a``: the options as for
-    :func:`detect_file`."""
+    :mod:`fers.budget`); returns whether to memory-map the cube. ``options``: as for :func:`detect_file`."""
     from fers.pipeline import check_file_request
 
     mmap = mmap_for(cube_path)
-    check_file_request(cube_path, key=key, gt_path=gt_path, gt_key=gt_key, mmap=mmap, bands=a.bands,
-                       backend=a.backend, detector=a.detector, weights=a.weights, adapter=a.adapter)
+    check_file_request(cube_path, key=key, gt_path=gt_path, gt_key=gt_key, mmap=mmap, options=options)
     return mmap

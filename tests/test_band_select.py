@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fers.band_select import WATER_WINDOWS_NM, resolve_bands, take_bands, water_bands
+from fers.bands import WATER_WINDOWS_NM, resolve_bands, take_bands, water_bands
 from fers.bands import parse_band_spec, planned_bands
 from fers.errors import FersInputError
 from fers.pipeline import detect
@@ -32,7 +32,7 @@ def test_water_windows_and_flags_are_dropped_by_default():
     spec, notes = resolve_bands(parse_band_spec("auto"), 120, WL, bad)
     assert spec.kind == "auto" and len(spec.keep) == 120 - 3 - water.sum()
     assert not set(spec.keep) & {0, 1, 119} and not water[list(spec.keep)].any()
-    assert "3 marked bad in the file" in notes[0] and "water-vapour" in notes[0]
+    assert notes[0].code == "bands.dropped" and "3 marked bad in the file" in str(notes[0]) and "water-vapour" in str(notes[0])
     spec, notes = resolve_bands(parse_band_spec("auto"), 120, WL, bad, keep_bad=True)
     assert spec.keep is None and notes == []
     # a bad-band list alone (no wavelengths): only the flagged bands go
@@ -61,7 +61,7 @@ def test_index_range_loses_only_its_own_bad_bands():
     assert spec == parse_band_spec("10:30") and notes == []  # nothing bad in 10..29
     k = int(np.flatnonzero(water_bands(WL))[0])
     spec, notes = resolve_bands(parse_band_spec(f"{k - 3}:{k + 2}"), 120, WL)
-    assert spec.kind == "list" and spec.indices == (k - 3, k - 2, k - 1) and "dropped 2" in notes[0]
+    assert spec.kind == "list" and spec.indices == (k - 3, k - 2, k - 1) and "dropped 2" in str(notes[0])
 
 
 def test_take_bands_is_a_view_for_one_run_and_planned_as_such():
@@ -101,7 +101,7 @@ def test_streamed_memmap_drops_bad_bands_through_a_lazy_view(tmp_path, monkeypat
     """A memory-mapped scene on the streamed path: the bad-band drop is a lazy view (no copy of the
     cube), and the maps equal those of the same scene without the bad bands."""
     import fers.pipeline as pl
-    from fers.band_select import BandView
+    from fers.bands import BandView
 
     rng = np.random.default_rng(5)
     cube = rng.normal(size=(30, 28, 120)).astype(np.float32).cumsum(axis=2)
@@ -109,10 +109,10 @@ def test_streamed_memmap_drops_bad_bands_through_a_lazy_view(tmp_path, monkeypat
     np.save(tmp_path / "c.npy", cube)
     mm = np.load(tmp_path / "c.npy", mmap_mode="r")
     keep = ~water_bands(WL)
-    monkeypatch.setattr(pl, "LARGE_PIXELS", 30 * 28)
+    monkeypatch.setattr("fers.memmap.LARGE_PIXELS", 30 * 28)
     seen = []
-    real = pl._take
-    monkeypatch.setattr(pl, "_take", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    real = pl.steps.take_chosen
+    monkeypatch.setattr(pl.steps, "take_chosen", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
     a = detect(mm, None, bands="auto", wavelengths=WL, methods=["rx"])
     assert isinstance(seen[0][0], BandView) and seen[0][0].shape == (30, 28, int(keep.sum()))
     np.save(tmp_path / "k.npy", np.ascontiguousarray(cube[..., keep]))

@@ -198,7 +198,7 @@ def _run_with_deaths(tmp_path, cluster, names, target, times):
     paths = _write_scenes(tmp_path, names, seed=19)
     marker = tmp_path / "deaths"
     task = functools.partial(_dying_task, marker=str(marker), target=target, times=times)
-    options = batch.SceneOptions(bands="all")
+    options = batch.SceneOptions.make(bands="all")
     with Client(cluster.scheduler_address) as client:
         run = batch.run_batch(client, [(str(p), None) for p in paths], tmp_path / "out", options, task=task,
                               progress=False)

@@ -26,19 +26,22 @@ def scene(tmp_path):
 
 def test_resume_recomputes_when_any_result_option_changes(tmp_path, scene):
     out = tmp_path / "out"
-    first = batch.SceneOptions(bands="all", backend="onnx")
+    first = batch.SceneOptions.make(bands="all", backend="onnx")
     row = batch.run_scene(str(scene), None, str(out), first)
     assert row["error"] is None and row["masked_pixels"] == 0
     _, meta = load_npz(out / "s.npz")
-    assert meta["options"]["nodata"] is None and meta["options"]["windows"] == list(first.windows)
+    assert meta["options"]["nodata"] is None and meta["options"]["windows"] == [5, 15]
     assert batch.run_scene(str(scene), None, str(out), first, resume=True)["resumed"] is True
-    for changed in (dict(nodata=-9999.0), dict(keep_bad_bands=True), dict(windows=(3, 9)),
-                    dict(adapter="first"), dict(detector="lrx")):
-        opts = batch.SceneOptions(bands="all", backend="onnx", **changed)
+    # windows change only a local-RX result: with global RX they leave the output as it is
+    assert batch.run_scene(str(scene), None, str(out), batch.SceneOptions.make(bands="all", backend="onnx",
+                                                                              windows=(3, 9)), resume=True)["resumed"]
+    for changed in (dict(nodata=-9999.0), dict(keep_bad_bands=True), dict(adapter="first"), dict(detector="lrx"),
+                    dict(detector="lrx", windows=(3, 9))):
+        opts = batch.SceneOptions.make(bands="all", backend="onnx", **changed)
         row = batch.run_scene(str(scene), None, str(out), opts, resume=True)
         assert row["error"] is None and row["resumed"] is False, changed
         assert batch.run_scene(str(scene), None, str(out), opts, resume=True)["resumed"] is True, changed
-    row = batch.run_scene(str(scene), None, str(out), batch.SceneOptions(bands="all", backend="onnx",
+    row = batch.run_scene(str(scene), None, str(out), batch.SceneOptions.make(bands="all", backend="onnx",
                                                                          nodata=-9999.0), resume=True)
     assert row["resumed"] is False and row["masked_pixels"] == 1
 

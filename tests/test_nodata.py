@@ -12,6 +12,7 @@ from fers.detectors.rx import rx
 from fers.errors import FersInputError
 from fers.io.cube import load_cube
 from fers.metrics import auc
+from fers.normalize import normalize_cube
 from fers.nodata import FilledCube, fill_invalid, invalid_pixels, scan_cube
 
 from tests.conftest import REPO
@@ -89,7 +90,7 @@ def test_border_of_no_data_gives_the_borderless_maps(scene, fake):
     res = pl.detect(framed, gf, bands="12", nodata=-9999)
     inner = (slice(3, -3), slice(3, -3))
     assert res.masked_pixels == framed.shape[0] * framed.shape[1] - cube.shape[0] * cube.shape[1]
-    assert any("are no-data (NaN/Inf or -9999)" in n for n in res.notes)
+    assert any(n.code == "nodata.masked" and "are no-data (NaN/Inf or -9999)" in str(n) for n in res.notes)
     assert res.to_dict()["masked_pixels"] == res.masked_pixels
     assert list(res.maps) == list(ref.maps) == list(M.METHODS)
     for m in M.METHODS:
@@ -114,7 +115,7 @@ def test_nan_holes_are_masked_and_filled_for_the_networks(scene, fake):
         assert np.isnan(s[~valid]).all() and np.isfinite(s[valid]).all(), m
         assert res.auc[m] == pytest.approx(auc(s[valid], gt[valid])), m
     filled = fill_invalid(holed, valid, holed[valid].mean(axis=0, dtype=np.float64))
-    np.testing.assert_array_equal(res.cube_used, pl.normalize_cube(filled))  # min/max of the valid pixels
+    np.testing.assert_array_equal(res.cube_used, normalize_cube(filled))  # min/max of the valid pixels
     assert np.isfinite(res.f_spe).all()
     np.testing.assert_allclose(res.maps["rx"][valid], rx(res.cube_used, valid)[valid])
 
@@ -135,7 +136,7 @@ def test_streamed_path_masks_the_same_way(scene, fake, monkeypatch):
     framed, gf = _bordered(cube, gt)
     framed[9, 8, 4] = np.nan  # a hole inside the valid area as well
     small = pl.detect(framed, gf, bands="12", nodata=-9999)
-    monkeypatch.setattr(pl, "LARGE_PIXELS", 100)
+    monkeypatch.setattr("fers.memmap.LARGE_PIXELS", 100)
     big = pl.detect(framed, gf, bands="12", nodata=-9999)
     assert not big.cube_used_normalized and big.masked_pixels == small.masked_pixels
     for m in M.METHODS:
@@ -168,7 +169,8 @@ def test_tiny_cubes_run_plain_rx_and_say_why(rng, fake, size):
     cube = rng.random((size, size, 12)).astype(np.float32)
     res = pl.detect(cube, bands="12", name="tiny")
     assert list(res.maps) == ["rx"] and not fake
-    assert any(n.startswith(f"tiny is {size}x{size} pixels") and "at least 8x8" in n for n in res.notes)
+    assert any(n.code == "model.too_small" and str(n).startswith(f"tiny is {size}x{size} pixels")
+               and "at least 8x8" in str(n) for n in res.notes)
     assert res.maps["rx"].shape == (size, size) and np.isfinite(res.maps["rx"]).all()
     assert list(pl.detect(cube, bands="all").maps) == ["rx"]  # no model wanted: no note needed
 

@@ -48,7 +48,7 @@ def fake(monkeypatch):
         made.setdefault((n, backend), FakeEnhancer(n))
         return made[(n, backend)]
 
-    monkeypatch.setattr(pl, "make_enhancer", make)
+    monkeypatch.setattr("fers.pipeline.steps.make_enhancer", make)
     return made
 
 
@@ -58,7 +58,7 @@ def test_bands_all_runs_only_rx(scene, fake):
     assert list(res.maps) == ["rx"] and res.model_bands is None and not fake
     np.testing.assert_allclose(res.maps["rx"], rx(normalize_cube(cube)))
     assert res.auc["rx"] == pytest.approx(auc(res.maps["rx"], gt))
-    assert any("model-based methods skipped" in n for n in res.notes)
+    assert [n.code for n in res.notes] == ["model.no_bands"] and "model-based methods skipped" in str(res.notes[0])
     assert res.auc3d["rx"]["auc_pd_pf"] == res.auc["rx"]
 
 
@@ -75,7 +75,7 @@ def test_all_methods_match_fusion_equations(scene, fake):
     assert set(res.auc) == set(fusion.METHODS) and set(res.auc3d) == set(fusion.METHODS)
     assert {"prepare", "enhance", "rx", "spectral", "spatial", "fusion_add"} <= set(res.seconds)
     pl.detect(cube, gt, bands="20")
-    assert fake[(20, pl.resolve_backend("auto"))].calls == 2 and len(fake) == 1
+    assert fake[(20, fers.enhance.resolve_backend("auto"))].calls == 2 and len(fake) == 1
 
 
 def test_method_subset_and_band_range(scene, fake):
@@ -94,15 +94,15 @@ def test_missing_model_is_a_note_not_an_error(scene, monkeypatch, tmp_path):
 
     monkeypatch.setenv("FERS_WEIGHTS", str(tmp_path))
     fers.enhance._ENHANCERS.clear()
-    with pytest.raises(pl.ModelUnavailable, match="no torch model for 50 bands"):
-        pl.make_enhancer(50, "torch")
+    with pytest.raises(fers.enhance.ModelUnavailable, match="no torch model for 50 bands"):
+        fers.enhance.make_enhancer(50, "torch")
     res = pl.detect(scene[0], scene[1], bands="50")
-    assert list(res.maps) == ["rx"] and any("no torch model" in n for n in res.notes)
+    assert list(res.maps) == ["rx"] and any(n.code == "model.unavailable" and "no torch model" in str(n) for n in res.notes)
     monkeypatch.setitem(sys.modules, "fers.enhance.onnx_backend", None)  # backend module absent
-    with pytest.raises(pl.ModelUnavailable, match="onnx backend not available"):
-        pl.make_enhancer(50, "onnx")
+    with pytest.raises(fers.enhance.ModelUnavailable, match="onnx backend not available"):
+        fers.enhance.make_enhancer(50, "onnx")
     with pytest.raises(FersInputError, match="unknown backend"):
-        pl.make_enhancer(50, "tf")
+        fers.enhance.make_enhancer(50, "tf")
 
 
 def test_make_enhancer_loads_and_caches_a_real_checkpoint(scene, monkeypatch, tmp_path):
@@ -113,8 +113,8 @@ def test_make_enhancer_loads_and_caches_a_real_checkpoint(scene, monkeypatch, tm
     monkeypatch.setenv("FERS_WEIGHTS", str(tmp_path))
     fers.enhance._ENHANCERS.clear()
     try:
-        enh = pl.make_enhancer(16, "torch")
-        assert enh.n_bands == 16 and pl.make_enhancer(16, "torch") is enh
+        enh = fers.enhance.make_enhancer(16, "torch")
+        assert enh.n_bands == 16 and fers.enhance.make_enhancer(16, "torch") is enh
         res = pl.detect(scene[0], scene[1], bands="16")
         assert list(res.maps) == list(fusion.METHODS)
         assert all(np.isfinite(m).all() for m in res.maps.values())
@@ -139,21 +139,56 @@ def test_input_errors(scene, fake):
 
 
 def test_detector_dispatch(scene, fake, monkeypatch):
+    import fers.detectors.ae as ae
+    import fers.detectors.lrx as lrx
+
     cube, gt = scene
     calls = []
-    fake_lrx = types.SimpleNamespace(local_rx=lambda c, i, o: calls.append((c.shape, i, o)) or c[..., 0] * 1.0)
-    monkeypatch.setitem(sys.modules, "fers.detectors.lrx", fake_lrx)
+    monkeypatch.setattr(lrx, "local_rx", lambda c, i, o, valid=None: calls.append((c.shape, i, o)) or c[..., 0] * 1.0)
     res = pl.detect(cube, gt, bands="12", detector="lrx", windows=(3, 7))
     assert list(res.maps) == list(fusion.METHODS) and len(calls) == 4 and calls[0] == ((16, 14, 12), 3, 7)
     np.testing.assert_array_equal(res.maps["rx"], res.cube_used[..., 0])
-    fake_ae = types.SimpleNamespace(ae_scores=lambda c, seed=0, threads=None: np.abs(c).sum(axis=2) * threads)
-    monkeypatch.setitem(sys.modules, "fers.detectors.ae", fake_ae)
+    monkeypatch.setattr(ae, "ae_scores", lambda c, seed=0, threads=None, valid=None: np.abs(c).sum(axis=2) * threads)
     res = pl.detect(cube, gt, bands="12", detector="ae")
     assert list(res.maps) == ["ae", "ae_enhanced"]
     np.testing.assert_allclose(res.maps["ae"], np.abs(res.cube_used).sum(axis=2))  # called with threads=1
-    monkeypatch.setitem(sys.modules, "fers.detectors.ae", None)
+
+    def no_torch(*a, **k):
+        raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(ae, "ae_scores", no_torch)
     with pytest.raises(FersInputError, match="detector ae not available"):
         pl.detect(cube, detector="ae")
+
+
+def test_a_detector_is_one_registry_entry(scene, fake):
+    """A detector declared by nothing but a registry entry runs through detect(), its option included,
+    and appears in the command line's choices and the memory plan."""
+    from fers.cli import build_parser
+    from fers.detectors import Detector, Option, register, unregister
+
+    cube, gt = scene
+    calls = []
+
+    def scorer(valid=None, power=2):
+        def score(c):
+            calls.append((c.shape, power))
+            return (np.abs(c - c.mean(axis=(0, 1))) ** power).sum(axis=2)
+        return score
+
+    register(Detector("toy", "distance to the mean", scorer, lambda p, n, h: 8 * p * n,
+                      options=(Option("power", 2, int, "the distance's exponent", "2"),)))
+    try:
+        res = pl.detect(cube, gt, bands="12", detector="toy", power="3")
+        assert res.detector == "toy" and list(res.maps) == list(fusion.METHODS)
+        assert len(calls) == 4 and calls[0] == ((16, 14, 12), 3) and res.auc["rx"] > 0.9
+        a = build_parser().parse_args(["detect", "x.npy", "--detector", "toy", "--power", "1"])
+        assert a.detector == "toy" and a.power == 1
+        assert pl.plan_request((16, 14, 12), detector="toy") is False
+    finally:
+        unregister("toy")
+    with pytest.raises(FersInputError, match="unknown detector 'toy'"):
+        pl.detect(cube, detector="toy")
 
 
 def test_local_rx_detector_runs_for_real(scene):
@@ -190,7 +225,7 @@ def test_large_scenes_take_the_streamed_path(scene, fake, tmp_path, monkeypatch)
     small = pl.detect(cube, gt, bands="12")
     same = pl.detect(mm, gt, bands="12")  # a small memmap is simply read
     assert same.cube_used_normalized and not pl.is_large(mm)
-    monkeypatch.setattr(pl, "LARGE_MEMMAP_BYTES", 1000)
+    monkeypatch.setattr("fers.memmap.LARGE_MEMMAP_BYTES", 1000)
     assert pl.is_large(mm) and not pl.is_large(cube)
     big = pl.detect(mm, gt, bands="12")
     assert not big.cube_used_normalized
@@ -204,13 +239,13 @@ def test_large_scenes_take_the_streamed_path(scene, fake, tmp_path, monkeypatch)
 def test_large_threshold_is_inclusive_and_notes_say_how(scene, fake, monkeypatch):
     pytest.importorskip("fers.large.scene")
     cube, gt = scene
-    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14 + 1)
+    monkeypatch.setattr("fers.memmap.LARGE_PIXELS", 16 * 14 + 1)
     assert not pl.is_large(cube)
-    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14)
+    monkeypatch.setattr("fers.memmap.LARGE_PIXELS", 16 * 14)
     assert pl.is_large(cube)
     res = pl.detect(cube, gt, bands="12")
     assert not res.cube_used_normalized
-    assert any(n.startswith("large scene:") for n in res.notes)  # how fers.large.scene computed the features
+    assert any(n.code == "large.tiles" and str(n).startswith("large scene:") for n in res.notes)  # how fers.large.scene computed the features
 
 
 @pytest.mark.parametrize("detector", ["lrx", "ae"])
@@ -221,12 +256,12 @@ def test_local_rx_and_ae_refused_on_large_scenes(scene, fake, monkeypatch, detec
         calls.append(c.shape)
         return c[..., 0] * 1.0
 
-    monkeypatch.setitem(sys.modules, "fers.detectors.lrx", types.SimpleNamespace(local_rx=fake_detector))
-    monkeypatch.setitem(sys.modules, "fers.detectors.ae", types.SimpleNamespace(ae_scores=fake_detector))
-    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14)
+    monkeypatch.setattr("fers.detectors.lrx.local_rx", fake_detector)
+    monkeypatch.setattr("fers.detectors.ae.ae_scores", fake_detector)
+    monkeypatch.setattr("fers.memmap.LARGE_PIXELS", 16 * 14)
     with pytest.raises(FersInputError, match="not supported on large scenes .*crop") as e:
         pl.detect(cube, gt, bands="12", detector=detector, windows=(3, 7))
     assert "\n" not in str(e.value) and "16x14" in str(e.value) and not calls
-    monkeypatch.setattr(pl, "LARGE_PIXELS", 16 * 14 + 1)  # one pixel under the limit: runs
+    monkeypatch.setattr("fers.memmap.LARGE_PIXELS", 16 * 14 + 1)  # one pixel under the limit: runs
     assert pl.detect(cube, gt, bands="12", detector=detector, windows=(3, 7)).detector == detector
     assert calls and calls[0] == (16, 14, 12)

@@ -13,7 +13,7 @@ rasterio = pytest.importorskip("rasterio")
 pytest.importorskip("xarray")
 from rasterio.crs import CRS  # noqa: E402
 
-from fers.band_select import water_bands  # noqa: E402
+from fers.bands import water_bands  # noqa: E402
 from fers.cli import main  # noqa: E402
 from tests.io import make_products as mp  # noqa: E402
 
@@ -46,7 +46,8 @@ def test_product_to_geotiff_overlays_its_input(tmp_path, capsys, kind):
     assert d["wavelengths_used_nm"]["count"] == b - int(drop.sum())
     assert d["masked_pixels"] == len(prod.fill_pixels)
     if drop.any():
-        assert any(n.startswith(f"dropped {int(drop.sum())} of {b} bands") for n in d["notes"])
+        assert any(n["code"] == "bands.dropped" and n["message"].startswith(f"dropped {int(drop.sum())} of {b} bands")
+               for n in d["notes"])
     with rasterio.open(out) as ds:
         assert ds.crs == CRS.from_epsg(prod.epsg)
         np.testing.assert_allclose(tuple(ds.transform)[:6], prod.transform)

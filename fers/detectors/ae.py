@@ -33,6 +33,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from fers.detectors.registry import Detector, register
+
 AE_ITERS = 20
 AE_LR = 3e-3
 AE_WIDTHS = (128, 64, 32)
@@ -167,3 +169,17 @@ def _plain_aten_convs():
         warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
         with torch.backends.mkldnn.flags(enabled=False):
             yield
+
+
+def _scorer(valid=None):
+    return lambda cube: ae_scores(cube, seed=0, threads=1, valid=valid)  # 1 torch thread: faster on a busy CPU
+
+
+def _work(pixels: int, n: int, height: int) -> int:
+    """Peak bytes of :func:`ae_scores` on ``pixels x n``: copies of the cube, then one pixel chunk's
+    activations and gradients (:data:`CHUNK_BYTES` at most) and the error map."""
+    return 12 * pixels * n + min(pixels * (6 * n + 448) * 4 * 3, CHUNK_BYTES) + 8 * pixels
+
+
+register(Detector("ae", "autoencoder (reconstruction error, trained on the scene)", _scorer, _work, family="ae",
+                  needs_torch=True))

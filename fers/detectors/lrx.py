@@ -42,13 +42,27 @@ import numpy as np
 
 from scipy.linalg.lapack import dpotrf as _potrf
 
-from fers.detectors import parse_windows
+from fers.detectors.registry import Detector, Option, register
 from fers.detectors.rx import whitener_from_cov
+from fers.errors import FersInputError
 from fers.progress import bar
 from fers.threads import compute_threads, single_blas
 
 DEFAULT_RIDGE = 1e-3
+DEFAULT_WINDOWS = (5, 15)  # (inner, outer) window widths in pixels
 MAX_BYTES = 256 * 2**20
+
+
+def parse_windows(value) -> tuple[int, int]:
+    """``"5,15"`` or ``(5, 15)`` -> ``(inner, outer)``: odd widths with ``1 <= inner < outer``."""
+    try:
+        parts = str(value).replace(" ", "").strip("()[]").split(",") if isinstance(value, str) else list(value)
+        inner, outer = (int(t) for t in parts)
+    except (TypeError, ValueError):
+        raise FersInputError(f"windows {value!r}: write two odd widths INNER,OUTER, e.g. 5,15") from None
+    if not (1 <= inner < outer and inner % 2 == 1 and outer % 2 == 1):
+        raise FersInputError(f"windows must be odd with 1 <= inner < outer, got {inner},{outer}")
+    return inner, outer
 
 
 def window_ranges(n: int, size: int, border: str = "shift") -> tuple[np.ndarray, np.ndarray]:
@@ -295,3 +309,22 @@ def local_rx(
                 with ThreadPoolExecutor(threads, thread_name_prefix="fers-lrx") as ex:
                     list(ex.map(run, tasks))
     return out
+
+
+def _scorer(valid=None, windows=DEFAULT_WINDOWS):
+    inner, outer = windows
+    return lambda cube: local_rx(cube, inner, outer, valid=valid)
+
+
+def _work(pixels: int, n: int, height: int) -> int:
+    """Peak bytes of :func:`local_rx` on ``pixels x n``: the float64 centred copy and its scores, and
+    one column strip's window sums and bordered ``(n + 2)^2`` factors (:data:`MAX_BYTES` or one column)."""
+    k = (n + 1) * (n + 2) // 2
+    per_col = (5 * k + 2 * (n + 2) ** 2 + min(height, 15) * k) * 8
+    return 16 * pixels * n + max(MAX_BYTES, per_col) + 8 * pixels
+
+
+register(Detector(
+    "lrx", "local (dual-window) RX", _scorer, _work,
+    options=(Option("windows", DEFAULT_WINDOWS, parse_windows, "local RX windows INNER,OUTER (odd widths)",
+                    ",".join(map(str, DEFAULT_WINDOWS))),)))

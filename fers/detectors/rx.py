@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas, lapack
 
+from fers.detectors.registry import Detector, register
+
 EIG_REL_TOL = 1e-12
 SINGLE_THREAD_WORK = 2e9  # P * B^2 below which BLAS runs single-threaded
 
@@ -143,3 +145,21 @@ def rx(cube: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
             m, lower = rx_whitening(cov)
         dtype = np.float64 if cube.dtype == np.float64 else np.float32
         return rx_score_centered(xc, m, lower, dtype).reshape(h, w)
+
+
+def _scorer(valid=None):
+    return lambda cube: rx(cube, valid)
+
+
+def _work(pixels: int, n: int, height: int) -> int:
+    """Peak bytes of :func:`rx` on ``pixels x n`` beside its input: the float64 centred copy and the
+    float32 scoring product."""
+    return 12 * pixels * n
+
+
+def _state(n: int) -> int:
+    """The ``n x n`` float64 covariance, its factor and inverse."""
+    return 3 * n * n * 8
+
+
+register(Detector("rx", "global RX (eq. 17)", _scorer, _work, _state, streamable=True, reference=True))

@@ -95,3 +95,15 @@ def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_miss
         raise ModelUnavailable(f"{backend} model file for {n_bands} bands has {enh.n_bands} bands")
     _ENHANCERS[key] = enh
     return enh
+
+
+def model_available(n_bands: int, backend: str, weights=None) -> bool:
+    """Whether :func:`make_enhancer` will find a model for ``n_bands`` (a given checkpoint, one already
+    loaded, or the shipped files of the resolved ``backend``), without loading it."""
+    from fers.enhance.paths import find_onnx, shipped_checkpoint
+
+    if weights or (int(n_bands), backend, None) in _ENHANCERS:
+        return True
+    if backend == "torch":
+        return shipped_checkpoint(n_bands).is_file()
+    return all(p.is_file() for p in find_onnx(n_bands))

@@ -224,7 +224,7 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     used = ~bad if bad is not None and not bad.all() else np.ones(cube.shape[2], dtype=bool)
     scan = None  # integers without a no-data value cannot have masked pixels: no pass over the data
     if cube.dtype.kind == "f" or value is not None:
-        from fers.band_select import take_bands
+        from fers.bands import take_bands
 
         part = cube if used.all() else take_bands(cube, tuple(int(i) for i in np.flatnonzero(used)), lazy=True)
         scan = scan_cube(part, value, release=release)  # no-data decided on the bands that are not bad

@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from fers.notes import Note
 from fers.detectors.rx_stream import row_chunks
 from fers.progress import bar
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_tiled, tiled_apply
@@ -143,9 +144,12 @@ def enhance_large(
             f_spe = np.empty((hh, ww, n), np.float32)
             tiled_apply(_spe_tiles(enhancer.spe), cube, (f_spe,), tile, overlap, transform, progress)
             f_spa = spa_fen_streaming(enhancer.spa, lambda r0, r1: tf(cube[r0:r1]), hh, ww, chunk_rows)
-            notes.append(f"large scene: Spe-FEN in {tile}px tiles (overlap {overlap}), Spa-FEN streamed (exact)")
+            notes.append(Note("large.tiles", f"large scene: Spe-FEN in {tile}px tiles (overlap {overlap}), Spa-FEN "
+                              "streamed (exact)", {"tile": tile, "overlap": overlap, "exact": True}))
             return f_spe, f_spa
-        notes.append("large scene: Spa-FEN streaming self-check failed; using blended tiles (approximate)")
+        notes.append(Note("large.tiles", "large scene: Spa-FEN streaming self-check failed; using blended tiles "
+                              "(approximate)", {"tile": tile, "overlap": overlap, "exact": False}))
     else:
-        notes.append(f"large scene: both FENs in blended {tile}px tiles (overlap {overlap}); Spa-FEN approximate")
+        notes.append(Note("large.tiles", f"large scene: both FENs in blended {tile}px tiles (overlap {overlap}); "
+                              "Spa-FEN approximate", {"tile": tile, "overlap": overlap, "exact": False}))
     return enhance_tiled(enhancer, cube, tile, overlap, transform=transform, progress=progress)

@@ -17,10 +17,14 @@ from gradio import FileData
 import fers.ui.plots as plots
 from fers import methods as M
 from fers import progress as fers_progress
-from fers.detectors import DEFAULT_WINDOWS, parse_windows
+from fers.detectors import all_options
 from fers.errors import FersInputError
+from fers.notes import page_text
+from fers.pipeline import DetectOptions
 from fers.ui import analysis, results
 from fers.ui.inputs import (AUTO, NONE, as_paths, half_pair, mat_key_choices, pair_key, settle_upload, staged_cube)
+from fers.ui.request import (BAND_MODES, DEFAULT_BAND_MODE, DEFAULT_WAVELENGTHS, DETECTORS, WAVELENGTH_MODE,  # noqa: F401
+                             PageRequest, band_spec_from_controls)
 from fers.ui import gate, worker
 from fers.ui.tempdirs import discard_uploads, trim_memory
 from fers.ui.worker import WorkerLost
@@ -34,12 +38,6 @@ EXAMPLES = {
     "Beach-4 crop (ROSIS, 102 bands)": "abu-beach-4-crop100.mat",
 }
 EXAMPLE_FILES = {f: EXAMPLES_DIR / f for f in EXAMPLES.values()}  # what the gate accepts as an example copy
-BAND_MODES = ("model bands from start", "band range", "all bands (RX only)", "auto (measured default)",
-              "wavelength range (nm)")
-DEFAULT_BAND_MODE = BAND_MODES[3]  # bands "auto": RX on every band, the models on the adapted cube
-WAVELENGTH_MODE = BAND_MODES[4]
-DEFAULT_WAVELENGTHS = "400-2500nm"  # the box's text until an upload with wavelengths fills in its own span
-DETECTORS = (("global RX", "rx"), ("local RX (dual window)", "lrx"))
 
 RUN_OUTPUTS = ("status", "preview", "map_rx", "map_spectral", "map_spatial", "map_fused", "auc_table",
                "roc_plot", "timing_table", "downloads", "mask_image", "mask_text", "state", "threshold")
@@ -91,39 +89,6 @@ def user_errors(fn=None, *, page: bool = True):
             trim_memory()  # a big request's freed memory goes back to the system, not kept by the server
 
     return wrapper
-
-
-def band_spec_from_controls(mode: str, model_n, start, band_range: str, band_nm: str = "") -> str:
-    """The ``bands`` string for :func:`fers.pipeline.detect` from the band controls. The wavelength
-    mode passes its box on (the grammar of :mod:`fers.bands`; a range without any unit is read in nm)."""
-    if mode == BAND_MODES[3]:
-        return "auto"
-    if mode == WAVELENGTH_MODE:
-        text = " ".join((band_nm or "").split())
-        if not text:
-            raise FersInputError(f"wavelength range is empty: write e.g. {DEFAULT_WAVELENGTHS} or "
-                                 "400-1340nm,1450-1800nm")
-        from fers.bands import parse_band_spec
-
-        text = text if re.search(r"[^\d\s.,\-]", text) else text + "nm"
-        if parse_band_spec(text).kind != "nm":  # grammar errors: the library's one line
-            raise FersInputError(f"wavelength range {text!r} is not a wavelength range: write e.g. "
-                                 f"{DEFAULT_WAVELENGTHS} (or pick the band range mode for band numbers)")
-        return text
-    if mode == BAND_MODES[2]:
-        return "all"
-    if mode == BAND_MODES[1]:
-        text = (band_range or "").strip()
-        if ":" not in text:
-            raise FersInputError(f"band range {text!r}: write START:STOP, e.g. 10:110")
-        return text
-    try:
-        n, s = int(model_n), int(start or 0)
-    except (TypeError, ValueError):
-        raise FersInputError(f"model bands {model_n!r} / start {start!r} must be whole numbers") from None
-    if s < 0:
-        raise FersInputError(f"start band {s} must be >= 0")
-    return str(n) if s == 0 else f"{s}:{s + n}"
 
 
 def _key_updates(path, info=None):
@@ -230,13 +195,12 @@ def cleared_results() -> tuple:
     return tuple(empty.get(k) for k in RUN_OUTPUTS)
 
 
-def _detect(files, cube_key, gt_file, gt_key, bands, backend, detector, windows, weights=None, keep_bad=False):
+def _detect(files, cube_key, gt_file, gt_key, options):
     """Stage the request's files under its own name and detect in a worker
-    (:func:`fers.ui.jobs.detect_upload`) -> ``(scene, result)``. ``files``, ``gt_file`` and ``weights``
-    have passed the gate. Every refusal names the file."""
+    (:func:`fers.ui.jobs.detect_upload`) -> ``(scene, result)``. ``files``, ``gt_file`` and the
+    options' weights have passed the gate. Every refusal names the file."""
     with staged_cube(files, gt_file) as (cube_path, gt_path):
-        return worker.run("detect_upload", cube_path, cube_key, gt_path, gt_key, bands, backend, detector, windows,
-                          weights, keep_bad)
+        return worker.run("detect_upload", cube_path, cube_key, gt_path, gt_key, options)
 
 
 def _weights_path(upload, text) -> Path | None:
@@ -247,26 +211,10 @@ def _weights_path(upload, text) -> Path | None:
     return gate.server_path(text, "checkpoint path")
 
 
-def band_notes(scene, bands, keep_bad) -> list[str]:
-    """The notes :func:`fers.band_select.resolve_bands` adds to a result for this scene and band spec
-    (which bands were dropped or selected by wavelength), so the status can show them apart from the
-    notes on methods that did not run."""
-    if scene.wavelengths is None and scene.bad_bands is None:
-        return []
-    from fers.band_select import resolve_bands
-    from fers.bands import parse_band_spec
-
-    try:
-        return resolve_bands(parse_band_spec(bands), scene.cube.shape[2], scene.wavelengths, scene.bad_bands,
-                             bool(keep_bad))[1]
-    except FersInputError:
-        return []
-
-
 def dropped_bands(scene, keep_bad):
     """``(B,)`` bool of the bands dropped as bad (the file's list, the water-vapour windows) before
     detection, or None when none are (``keep_bad``, or no band metadata): shaded in the spectrum plot."""
-    from fers.band_select import band_masks
+    from fers.bands import band_masks
 
     if keep_bad or (scene.wavelengths is None and scene.bad_bands is None):
         return None
@@ -274,28 +222,24 @@ def dropped_bands(scene, keep_bad):
     return drop if drop.any() else None
 
 
-def _app_words(note: str) -> str:
-    """A library note in the page's words (the command line's flag is the page's checkbox)."""
-    return note.replace("--keep-bad-bands", "the 'keep bad bands' box")
-
-
-def _bands_used(scene, result, notes) -> str | None:
+def _bands_used(scene, result) -> str | None:
     """The status line on the bands used: how many of the file's, their wavelength span, and why
-    others were dropped; None for a file without band metadata (the band line says it all)."""
+    others were dropped (the result's ``bands.*`` notes); None for a file without band metadata."""
     used = result.to_dict().get("wavelengths_used_nm")
+    notes = [n for n in result.notes if n.group == "bands"]
     if used is None and not notes:
         return None
     b = scene.cube.shape[2]
     if used:  # the wavelength selection's own note repeats the count and span of the head
-        notes = [n for n in notes if not re.match(r"bands .*: \d+ bands, ", n)]
+        notes = [n for n in notes if n.code != "bands.selected"]
     head = (f"{used['count']} of {b} bands, {used['min']:g}-{used['max']:g} nm" if used else
             f"{b} bands in the file")
-    return "**Bands used**: " + html.escape("; ".join([head] + [_app_words(_plain(n)) for n in notes]), quote=False)
+    return "**Bands used**: " + html.escape("; ".join([head] + [_plain(page_text(n)) for n in notes]), quote=False)
 
 
-def _status(scene, result, bands, fused_name, notes=(), downloads=None) -> str:
-    """The status text. ``notes``: the band notes (:func:`band_notes`), shown on their own line; the
-    result's other notes say which methods did not run. ``downloads``: what :func:`results.write_downloads`
+def _status(scene, result, bands, fused_name, downloads=None) -> str:
+    """The status text, the result's notes grouped by code: band notes on the bands line, no-data on its
+    own, the others say which methods did not run. ``downloads``: what :func:`results.write_downloads`
     wrote, one phrase per file."""
     gt = "none" if scene.gt is None else f"{int(np.count_nonzero(scene.gt))} anomaly pixels"
     h, w, b = scene.cube.shape
@@ -310,14 +254,12 @@ def _status(scene, result, bands, fused_name, notes=(), downloads=None) -> str:
         f"**fused map**: {fused_name} ({M.BY_NAME[fused_name].title if fused_name in M.BY_NAME else fused_name})",
         f"**Methods computed**: {', '.join(result.maps)}",
     ]
-    if (used := _bands_used(scene, result, notes)) is not None:
+    if (used := _bands_used(scene, result)) is not None:
         lines.insert(2, used)
-    other = [n for n in result.notes if n not in notes]
-    masked = int(getattr(result, "masked_pixels", 0) or 0)
-    nodata = [n for n in other if masked and n.startswith(f"{masked} of ")]  # the pipeline's no-data note
-    other = [n for n in other if n not in nodata]
+    other = [n for n in result.notes if n.group not in ("bands", "nodata")]
+    nodata = [n for n in result.notes if n.group == "nodata"]
     if other:
-        lines.append("**Not available**: " + html.escape("; ".join(_app_words(_plain(n)) for n in other)))
+        lines.append("**Not available**: " + html.escape("; ".join(_plain(page_text(n)) for n in other)))
     if nodata:
         lines.append("**No-data pixels**: " + html.escape("; ".join(_plain(n) for n in nodata), quote=False))
     if result.auc_note:
@@ -328,29 +270,26 @@ def _status(scene, result, bands, fused_name, notes=(), downloads=None) -> str:
 
 
 @user_errors
-def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_start, band_range, fusion_choice,
-                  backend, detector, windows_text, threshold=None, weights_file=None, weights_text="", band_nm="",
-                  keep_bad_bands=False, progress=gr.Progress(track_tqdm=True)):
-    """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order. Every stage that can
-    take a while shows a progress bar (:mod:`fers.progress`). ``band_nm``: the wavelength box (used in the
-    wavelength mode); ``keep_bad_bands``: the checkbox (off: the file's bad bands and the water-vapour
-    windows are dropped, as on the command line). ``threshold`` is not used: each run sets the slider to
-    the downloads' mask rule (:data:`fers.ui.results.MAPS_THRESHOLD`) on the map in the fused slot."""
-    bands = band_spec_from_controls(band_mode, model_n, band_start, band_range, band_nm)
-    windows = parse_windows(windows_text) if detector == "lrx" else DEFAULT_WINDOWS
-    files = gate.uploaded(files, "cube", examples=EXAMPLE_FILES)
-    gt_paths = gate.uploaded(gt_file, "ground truth", optional=True)
-    weights = _weights_path(weights_file, weights_text)
+def run_detection(*controls, progress=gr.Progress(track_tqdm=True)):
+    """Main button: load, detect, and fill every output in ``RUN_OUTPUTS`` order. ``controls``: the
+    page's controls in :class:`fers.ui.request.PageRequest` order (the wavelength box is used in the
+    wavelength mode; the keep-bad-bands box off drops the file's bad bands and the water-vapour windows,
+    as on the command line). Every stage that can take a while shows a progress bar (:mod:`fers.progress`);
+    the slider is set to the downloads' mask rule (:data:`fers.ui.results.MAPS_THRESHOLD`) on the map
+    in the fused slot."""
+    req = PageRequest(*controls)
+    options = req.options()
+    files = gate.uploaded(req.cube_files, "cube", examples=EXAMPLE_FILES)
+    gt_paths = gate.uploaded(req.gt_file, "ground truth", optional=True)
+    weights = _weights_path(req.weights_file, req.weights_text)
+    options = options.with_(weights=str(weights) if weights else None)
     kept, _ = settle_upload(files, examples=EXAMPLES.values())  # an example goes when the user's own file is there
     progress(0, desc="loading")
     with fers_progress.shown():
-        scene, result = _detect(kept, cube_key, gt_paths, gt_key, bands, backend, detector, windows, weights,
-                                keep_bad_bands)
+        scene, result = _detect(kept, req.cube_key, gt_paths, req.gt_key, options)
     gt = scene.gt if result.auc is not None else None
-    fused_name = results.fused_method(fusion_choice, result)
-    notes = band_notes(scene, bands, keep_bad_bands)
-    masked = int(result.masked_pixels or 0)
-    other = [_plain(n) for n in result.notes if n not in notes and not (masked and n.startswith(f"{masked} of "))]
+    fused_name = results.fused_method(req.fusion, result)
+    other = [_plain(page_text(n)) for n in result.notes if n.group not in ("bands", "nodata")]
     note = "not computed:\n" + "\n".join(other) if other else "not computed"
     maps = results.map_images(result, gt, fused_name, note)
     headers, rows = results.auc_rows(result)
@@ -366,9 +305,9 @@ def run_detection(files, cube_key, gt_file, gt_key, band_mode, model_n, band_sta
     mask_img, mask_txt = analysis.mask_image(result.maps[mask_src], thr, gt, mask_src)
     state = {"cube": scene.cube, "wavelengths": scene.wavelengths, "gt": gt, "maps": result.maps,
              "mask_src": mask_src, "upscale": k, "cube_used": result.cube_used, "f_spe": result.f_spe,
-             "f_spa": result.f_spa, "name": scene.name, "dropped": dropped_bands(scene, keep_bad_bands)}
+             "f_spa": result.f_spa, "name": scene.name, "dropped": dropped_bands(scene, req.keep_bad)}
     phrases = [d for w in written if (d := results.describe_written(w))]
-    status = _status(scene, result, bands, fused_name, notes, phrases)
+    status = _status(scene, result, options.bands, fused_name, phrases)
     slider = gr.update(value=thr, label=f"Threshold on the min-max {mask_src} map (set to {thr:.3f} = the top 0.1 %, "
                                         f"{results.MAPS_THRESHOLD}, as in the downloads)")
     return (status, preview, *maps, auc_table,
@@ -405,33 +344,34 @@ def on_pca(state, max_background):
 
 
 def api_detect(cube: FileData | list[FileData], gt: FileData | None = None, bands: str = "auto",
-               fusion: str = "default (measured)", backend: str = "onnx", detector: str = "rx", windows: str = "5,15",
+               fusion: str = "default (measured)", backend: str = DetectOptions.backend,
+               detector: str = DetectOptions.detector, windows: str = all_options()["windows"].text,
                cube_key: str = "auto", gt_key: str = "auto", weights: FileData | None = None,
                keep_bad_bands: bool = False) -> dict:
     """Named endpoint ``/detect``: a cube file (the only required argument; ENVI: the ``.hdr`` and its data
     file as a list; EnMAP: the ``SPECTRAL_IMAGE.TIF`` and its ``METADATA.XML`` as a list) -> the result
     dict of ``fers detect --json`` plus ``fusion`` / ``fused_method``.
 
-    Defaults: no ground truth, bands ``auto`` (the grammar of ``--bands``, wavelength ranges such as
-    ``400-1340nm,1450-1800nm`` included), the measured default fusion, the ONNX backend, global RX,
-    local-RX windows 5,15, automatic ``.mat`` keys, the shipped weights (or an uploaded ``.pt``), and
-    ``keep_bad_bands=False``: bands the file marks bad and the water-vapour windows are dropped, as
-    ``fers detect`` does without ``--keep-bad-bands``.
+    Defaults: those of ``fers detect``: no ground truth, bands ``auto`` (the grammar of ``--bands``,
+    wavelength ranges such as ``400-1340nm,1450-1800nm`` included), the measured default fusion, backend
+    ``auto``, global RX, local-RX windows 5,15, automatic ``.mat`` keys, the shipped weights (or an
+    uploaded ``.pt``), and ``keep_bad_bands=False``: bands the file marks bad and the water-vapour windows
+    are dropped, as ``fers detect`` does without ``--keep-bad-bands``.
     """
-    return _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights,
-                       keep_bad_bands)
+    return _api_detect(cube, gt, cube_key, gt_key, weights, fusion, bands=str(bands or "auto").strip(),
+                       backend=backend or None, detector=detector or None, windows=windows or None,
+                       keep_bad_bands=bool(keep_bad_bands))
 
 
 @user_errors(page=False)
-def _api_detect(cube, gt, bands, fusion, backend, detector, windows, cube_key, gt_key, weights, keep_bad_bands=False):
+def _api_detect(cube, gt, cube_key, gt_key, weights, fusion, **options):
     files = gate.uploaded(cube, "cube", api=True)
     gt_paths = gate.uploaded(gt, "gt", api=True, optional=True)  # the API names its arguments
     if isinstance(weights, str) and weights.strip():
         weights_path = gate.server_path(weights, "weights")  # a server path: local mode only
     else:
         weights_path = gate.uploaded(weights, "weights", api=True)[0] if weights else None
-    windows_t = parse_windows(windows or "5,15")
+    opts = DetectOptions.make(**options, weights=str(weights_path) if weights_path else None).checked()
     key = lambda k: AUTO if (k or "auto").strip().lower() in ("auto", AUTO) else k  # noqa: E731
-    scene, result = _detect(files, key(cube_key), gt_paths, key(gt_key), str(bands or "auto").strip(),
-                            backend or "onnx", detector or "rx", windows_t, weights_path, bool(keep_bad_bands))
+    scene, result = _detect(files, key(cube_key), gt_paths, key(gt_key), opts)
     return results.summary_json(result, fusion)

@@ -281,7 +281,7 @@ def wavelength_text(wavelengths) -> str | None:
 def band_summary(scene) -> str:
     """One line on a scene's bands and georeference, e.g. ``"60 bands, 381-2493 nm, 2 marked bad, 8 in
     the water-vapour windows; georeferenced (GeoTIFF (read by GDAL))"``."""
-    from fers.band_select import WATER_WINDOWS_NM, band_masks
+    from fers.bands import WATER_WINDOWS_NM, band_masks
 
     h, w, b = scene.cube.shape
     parts = [f"{h} x {w} pixels, {b} bands"]

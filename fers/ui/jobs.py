@@ -53,27 +53,24 @@ def describe_upload(cube_path) -> dict:
             "wavelengths": wavelength_text(scene.wavelengths) if scene is not None else None}
 
 
-def detect_upload(cube_path, cube_key, gt_path, gt_key, bands, backend, detector, windows, weights=None,
-                  keep_bad=False):
+def detect_upload(cube_path, cube_key, gt_path, gt_key, options):
     """Check, load and detect -> ``(scene, result)``; ``result.seconds`` starts with ``load``.
 
-    Before anything is decoded the files' headers are checked against the app's limits and the memory
-    budget (:func:`fers.pipeline.check_file_request`). The scene's band metadata goes to
-    :func:`fers.pipeline.detect` as the command line passes it: wavelengths, bad bands, no-data value;
-    bad bands and the water-vapour windows are dropped unless ``keep_bad``."""
+    ``options``: :class:`fers.pipeline.DetectOptions`. Before anything is decoded the files' headers are
+    checked against the app's limits and the memory budget (:func:`fers.pipeline.check_file_request`).
+    The scene's band metadata goes to :func:`fers.pipeline.detect` as the command line passes it:
+    wavelengths, bad bands, no-data value."""
     from fers.pipeline import check_file_request, detect
 
     t = time.perf_counter()
-    args = dict(bands=bands, backend=backend, detector=detector, weights=str(weights) if weights else None)
     key = None if cube_key in (None, "", AUTO, NONE) else cube_key
     check_upload(cube_path, key)
-    check_file_request(cube_path, key=key, gt_path=gt_path, mmap=True, **args)
+    check_file_request(cube_path, key=key, gt_path=gt_path, mmap=True, options=options)
     scene = load_scene(cube_path, cube_key, gt_path, gt_key)
     load_s = time.perf_counter() - t
     try:
-        result = detect(scene.cube, scene.gt, windows=windows, name=scene.name, nodata=scene.nodata,
-                        wavelengths=scene.wavelengths, bad_bands=scene.bad_bands, keep_bad_bands=bool(keep_bad),
-                        **args)
+        result = detect(scene.cube, scene.gt, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
+                        options=options.with_(name=scene.name, nodata=scene.nodata))
     except FersInputError as e:
         raise FersInputError(str(e), Path(cube_path).name if e.path is None else None) from None
     result.seconds = {"load": load_s, **result.seconds}

@@ -4,11 +4,15 @@ API endpoint ``/detect`` (hidden components, callable with ``gradio_client``).
 
 import gradio as gr
 
+from fers.detectors import all_options, get
+from fers.enhance import BACKENDS
+from fers.pipeline import DetectOptions
 from fers.ui import callbacks as cb
 from fers.ui import gate
 from fers.io.formats import CUBE_EXTS, GT_EXTS, formats_text
 from fers.ui.inputs import AUTO, NONE
 from fers.ui.limits import cache_cleanup
+from fers.ui.request import PageRequest
 
 CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS} | {".xml"})  # .xml: an EnMAP METADATA.XML beside its TIF
 GT_TYPES = list(GT_EXTS)
@@ -52,10 +56,10 @@ def _inputs(c: dict) -> None:
                            label="Fused map (default: measured on cross-sensor validation; paper default: "
                                  "A for 50 bands, B otherwise)")
     with gr.Row():
-        c["backend"] = gr.Radio(["onnx", "torch"], value="onnx", label="Backend", min_width=120)
-        c["detector"] = gr.Radio(list(cb.DETECTORS), value="rx", label="Detector", min_width=160)
-    c["windows"] = gr.Textbox(value="5,15", label="Local RX windows inner,outer (odd widths)", visible=False,
-                              elem_id="windows")
+        c["backend"] = gr.Radio(list(BACKENDS), value=DetectOptions.backend, label="Backend", min_width=120)
+        c["detector"] = gr.Radio(list(cb.DETECTORS), value=DetectOptions.detector, label="Detector", min_width=160)
+    windows = all_options()["windows"]
+    c["windows"] = gr.Textbox(value=windows.text, label=windows.help, visible=False, elem_id="windows")
     with gr.Accordion("Your own weights (optional)", open=False):
         c["weights_file"] = gr.File(label="FERS checkpoint (.pt)", file_count="single", file_types=[".pt"],
                                     elem_id="weights-file", height=100)
@@ -149,9 +153,7 @@ def build_app(local_paths: bool = False) -> gr.Blocks:
 
 
 def _wire(c: dict) -> None:
-    run_inputs = [c[k] for k in ("cube_files", "cube_key", "gt_file", "gt_key", "band_mode", "model_n", "band_start",
-                                 "band_range", "fusion", "backend", "detector", "windows", "threshold",
-                                 "weights_file", "weights_text", "band_nm", "keep_bad")]
+    run_inputs = [c[k] for k in PageRequest.names()]
     run_outputs = [c[k] for k in cb.RUN_OUTPUTS]
     busy = c["status"]  # progress / error badge only on the status line, not on every output
     failed = dict(fn=cb.after_failure, inputs=[c["cube_files"], c["gt_file"]],
@@ -168,7 +170,8 @@ def _wire(c: dict) -> None:
                                      gr.update(visible=m == cb.WAVELENGTH_MODE)), c["band_mode"],
                           [c["model_row"], c["band_range"], c["band_nm"]], api_visibility="private",
                           show_progress="hidden")
-    c["detector"].change(lambda d: gr.update(visible=d == "lrx"), c["detector"], c["windows"], api_visibility="private",
+    c["detector"].change(lambda d: gr.update(visible="windows" in get(d).defaults()), c["detector"], c["windows"],
+                         api_visibility="private",
                          show_progress="hidden")
     c["cube_files"].clear(lambda: cb.on_cube_upload(None), None, [c[k] for k in cb.UPLOAD_OUTPUTS],
                           api_visibility="private")

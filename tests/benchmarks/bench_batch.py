@@ -53,7 +53,7 @@ def one_run(n_workers, pairs, options, model_bands):
             Client(cluster) as client:
         startup = time.perf_counter() - t
         t = time.perf_counter()
-        client.run(_warm, model_bands, options.backend)
+        client.run(_warm, model_bands, options.detect.backend)
         warm = time.perf_counter() - t
         with tempfile.TemporaryDirectory(prefix="fers-bench-batch-") as out, get_task_stream(client) as stream:
             run = batch.run_batch(client, pairs, out, options, progress=False)
@@ -82,7 +82,7 @@ def main():
     if len(files) != 13:
         sys.exit(f"expected the 13 ABU scenes in {ABU}, found {len(files)}")
     pairs = [(str(p), None) for p in files]
-    options = batch.SceneOptions(bands=a.bands, backend=a.backend)
+    options = batch.SceneOptions.make(bands=a.bands, backend=a.backend)
     print(f"{len(files)} ABU scenes, bands {a.bands}, backend {a.backend}; {platform.machine()}, {os.cpu_count()} "
           f"CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     runs = {n: one_run(n, pairs, options, model_bands=(100, 200)) for n in a.workers}

@@ -38,7 +38,7 @@ def test_converted_weights_reproduce_the_published_aucs(converted):
     assert auc["abu-airport-1"]["spectral"] == pytest.approx(0.9478, abs=2e-3)
     assert auc["abu-airport-2"]["spectral"] == pytest.approx(0.9861, abs=2e-3)
     assert set(auc["abu-airport-1"]) == {"rx", "spectral"}  # no Spa-FEN: its methods are skipped, with a note
-    assert any("no Spa-FEN" in n for n in out["notes"]) and out["weights"] == str(converted)
+    assert any(n["code"] == "model.no_spa" and "no Spa-FEN" in n["message"] for n in out["notes"]) and out["weights"] == str(converted)
     assert out["default_method"] == "spectral"
 
 

@@ -242,7 +242,7 @@ def test_onnx_export_is_explicit_and_goes_to_the_user_cache(tmp_path, monkeypatc
         fe.make_enhancer(N, "onnx")
     c, gt = _scene()
     res = pl.detect(c, gt, bands=str(N), backend="onnx")
-    assert list(res.maps) == ["rx"] and any("no onnx model" in n for n in res.notes)
+    assert list(res.maps) == ["rx"] and any("no onnx model" in str(n) for n in res.notes)
     enh = fe.make_enhancer(N, "onnx", build_missing=True)
     assert all(p.parent == tmp_path / "cache" / "onnx" for p in enh.paths)
     assert sorted(p.name for p in folder.iterdir()) == ["fers_b12.pt"]  # nothing written beside the weights

@@ -98,7 +98,7 @@ def test_large_path_reproduces_untiled_features(fens, untiled):
     assert supports_streaming(fens)
     notes = []
     spe, spa = enhance_large(fens, h, tile=48, overlap=24, chunk_rows=9, notes=notes)
-    assert "exact" in notes[0]
+    assert notes[0].code == "large.tiles" and notes[0].data["exact"]
     for got, ref in ((spe, ref_spe), (spa, ref_spa)):
         assert np.abs(got - ref).max() / np.abs(ref).max() < SPE_REL_TOL
 

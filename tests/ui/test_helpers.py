@@ -11,7 +11,7 @@ import pytest
 
 import fers.enhance
 from fers.methods import METHODS
-from fers.detectors import parse_windows
+from fers.detectors.lrx import parse_windows
 
 import fers.ui.plots as plots
 from fers.errors import FersInputError
@@ -31,9 +31,9 @@ def _scene(tmp_path, h=24, w=20, b=12, seed=0):
     return tmp_path / "cube.npy", tmp_path / "gt.npy", cube.astype(np.float32), gt.astype(bool)
 
 
-def _run(cube_path, gt_path, mode=cb.BAND_MODES[2], n=50, start=0, rng="0:10", threshold=0.5):
+def _run(cube_path, gt_path, mode=cb.BAND_MODES[2], n=50, start=0, rng="0:10"):
     return cb.run_detection([str(cube_path)], "(auto)", str(gt_path) if gt_path else None, "(auto)", mode, n, start,
-                            rng, "paper default", "onnx", "rx", "5,15", threshold)
+                            rng, "paper default", "onnx", "rx", "5,15")
 
 
 def test_run_detection_outputs_and_downloads(tmp_path):
@@ -89,7 +89,7 @@ def test_bad_input_becomes_gr_error_without_directories(tmp_path):
     assert str(info.value.message).startswith("x.npy: cannot read .npy") and str(bad) not in info.value.message
     with pytest.raises(gr.Error, match="no cube file"):
         cb.run_detection(None, "(auto)", None, "(auto)", cb.BAND_MODES[0], 200, 0, "", "paper default", "onnx", "rx",
-                         "5,15", 0.5)
+                         "5,15")
 
 
 def test_cube_size_limit(tmp_path, monkeypatch):
@@ -164,7 +164,7 @@ def test_mat_key_choices(tmp_path):
     assert cube_up["choices"] == ["(auto)", "a", "b"] and cube_up["interactive"]
     assert gt_up["choices"] == ["(auto)", "(none)", "gt", "other"]
     out = cb.run_detection([str(tmp_path / "two.mat")], "b", None, "gt", cb.BAND_MODES[2], 50, 0, "", "paper default",
-                           "onnx", "rx", "5,15", 0.5)
+                           "onnx", "rx", "5,15")
     assert "6 x 5 pixels, 3 bands" in out[0] and "ground truth: 5 anomaly pixels" in out[0]
     with pytest.raises(gr.Error, match="several 3-D arrays"):
         _run(tmp_path / "two.mat", None)
@@ -191,7 +191,7 @@ def test_all_four_slots_and_pca_with_a_model(tmp_path, random_model_50):
 
     cube_path, gt_path, cube, gt = _scene(tmp_path)
     args = ([str(cube_path)], "(auto)", str(gt_path), "(auto)", cb.BAND_MODES[0], 50, 0, "", "paper default",
-            "torch", "rx", "5,15", 0.5)
+            "torch", "rx", "5,15")
     out = dict(zip(cb.RUN_OUTPUTS, cb.run_detection(*args)))
     ref = detect(cube, gt, bands="50", backend="torch")
     assert list(ref.maps) == list(METHODS)

@@ -33,7 +33,7 @@ def _uploaded(path: Path, root: Path) -> str:
 
 def _run(files, mode=cb.DEFAULT_BAND_MODE, band_nm="", keep_bad=False, gt=None):
     out = cb.run_detection(list(files), "(auto)", gt, "(auto)", mode, 50, 0, "0:10", "default (measured)", "onnx",
-                           "rx", "5,15", 0.5, None, "", band_nm, keep_bad)
+                           "rx", "5,15", None, "", band_nm, keep_bad)
     return dict(zip(cb.RUN_OUTPUTS, out))
 
 

@@ -23,7 +23,7 @@ EXAMPLES = REPO / "fers" / "examples"
 AIRPORT = EXAMPLES / "abu-airport-4.mat"
 GiB = 2**30
 RUN_DEFAULTS = ["(auto)", None, "(auto)", "auto (measured default)", 200, 0, "0:100", "default (measured)", "onnx",
-                "rx", "5,15", 0.5, None, "", "400-2500nm", False]
+                "rx", "5,15", None, "", "400-2500nm", False]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def server(tmp_path_factory):
 def _run_page(url, files, weights_text=""):
     """The page's run event (private: not in the API) called as the browser calls it."""
     data = [files] + RUN_DEFAULTS
-    data[14] = weights_text
+    data[13] = weights_text
     return queue_join(url, fn_index(url, "run_detection"), data)
 
 

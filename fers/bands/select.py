@@ -1,6 +1,6 @@
 """Which of a scene's bands a band spec uses, given the scene's wavelengths and bad-band flags.
 
-The grammar itself is in :mod:`fers.bands`; this module resolves a parsed spec against a scene:
+The grammar itself is in :mod:`fers.bands.spec`; this module resolves a parsed spec against a scene:
 
 * bad bands are dropped first: those the file marks bad (``bad_bands (B,)`` True: ENVI ``bbl`` 0,
   EMIT ``good_wavelengths`` 0) and, when wavelengths are known, those inside the water-vapour
@@ -10,9 +10,9 @@ The grammar itself is in :mod:`fers.bands`; this module resolves a parsed spec a
   one of its ranges;
 * an index range or list keeps its order and loses only the bad bands it contains.
 
-:func:`resolve_bands` returns a spec that :func:`fers.bands.prepare_bands` applies to
+`resolve_bands` returns a spec that :func:`fers.bands.adapt.prepare_bands` applies to
 ``cube[..., spec.keep]`` (``keep`` set) or to the cube (a band list, or nothing dropped), and one
-note per change for the user.
+:class:`fers.notes.Note` per change for the user.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from fers.bands import BandSpec
+from fers.bands.spec import BandSpec
 from fers.errors import FersInputError
+from fers.notes import Note
 
 # The strong water-vapour absorption bands of reflectance spectra (nm), dropped when a scene has
 # wavelengths. Their limits follow the common practice of AVIRIS-NG/EMIT bad-band lists.
@@ -55,7 +56,7 @@ def band_masks(n_bands: int, wavelengths=None, bad_bands=None, keep_bad: bool = 
 
 
 def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None,
-                  keep_bad: bool = False, empty_bands=None) -> tuple[BandSpec, list[str]]:
+                  keep_bad: bool = False, empty_bands=None) -> tuple[BandSpec, list[Note]]:
     """``(spec, notes)``: ``spec`` resolved against a B-band scene's ``wavelengths (B,)`` in nm,
     ``bad_bands (B,)`` bool and ``empty_bands (B,)`` bool (bands entirely no-data,
     :func:`fers.nodata.empty_bands`; always dropped); any may be None. See the module docstring."""
@@ -65,15 +66,15 @@ def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None
     wl = None if wavelengths is None else np.asarray(wavelengths, dtype=np.float64).ravel()
     notes = []
     if empty.any():
-        notes.append(f"{int(empty.sum())} band(s) hold only no-data (band {_numbers(empty)}): bad bands, "
-                     "dropped (also with --keep-bad-bands)")
+        notes.append(Note("bands.empty", f"{int(empty.sum())} band(s) hold only no-data (band {_numbers(empty)}): "
+                          "bad bands, always dropped", {"bands": int(empty.sum())}))
     if (drop & ~empty).any():
         parts = [f"{int(bad_file.sum())} marked bad in the file"] if bad_file.any() and not keep_bad else []
         if water.any():
             windows = ", ".join(f"{lo:g}-{hi:g}" for lo, hi in WATER_WINDOWS_NM)
             parts.append(f"{int(water.sum())} in the water-vapour windows {windows} nm")
-        notes.append(f"dropped {int((drop & ~empty).sum())} of {n_bands} bands ({'; '.join(parts)}); "
-                     "--keep-bad-bands keeps them")
+        notes.append(Note("bands.dropped", f"dropped {int((drop & ~empty).sum())} of {n_bands} bands "
+                          f"({'; '.join(parts)})", {"dropped": int((drop & ~empty).sum()), "of": n_bands}))
     if drop.all():
         if empty.all():
             raise FersInputError(f"every one of the {n_bands} bands holds only no-data; there is nothing to detect")
@@ -87,7 +88,9 @@ def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None
         if idx.size < 2:
             raise FersInputError(f"band spec {spec.describe()} selects {idx.size} usable band(s) (the file's "
                                  f"wavelengths span {wl.min():g}-{wl.max():g} nm); at least 2 are needed")
-        notes.append(f"bands {spec.describe()}: {idx.size} bands, {wl[idx].min():g}-{wl[idx].max():g} nm")
+        notes.append(Note("bands.selected", f"bands {spec.describe()}: {idx.size} bands, "
+                          f"{wl[idx].min():g}-{wl[idx].max():g} nm",
+                          {"count": int(idx.size), "min_nm": float(wl[idx].min()), "max_nm": float(wl[idx].max())}))
         return BandSpec("list", indices=tuple(int(i) for i in idx), label=spec.describe()), notes
     if not drop.any():
         return spec, notes
@@ -98,8 +101,8 @@ def resolve_bands(spec: BandSpec, n_bands: int, wavelengths=None, bad_bands=None
         idx = tuple(i for i in chosen if not drop[i])
         if len(idx) == len(chosen):
             return spec, []  # nothing bad among the bands asked for
-        notes = [f"bands {spec.describe()}: dropped {len(chosen) - len(idx)} bad or water-vapour band(s) among "
-                 "them; --keep-bad-bands keeps them"]
+        notes = [Note("bands.dropped", f"bands {spec.describe()}: dropped {len(chosen) - len(idx)} bad or "
+                      "water-vapour band(s) among them", {"dropped": len(chosen) - len(idx), "of": len(chosen)})]
         if len(idx) < 2:
             raise FersInputError(f"band spec {spec.describe()} leaves {len(idx)} band(s) once bad bands are "
                                  "dropped; at least 2 are needed (or use --keep-bad-bands)")
