@@ -71,17 +71,10 @@ def expand_inputs(items) -> list[tuple[str, str | None]]:
 
 def _envi_header_of(path: str) -> str | None:
     """The ``.hdr`` of an ENVI image named by its header or its data file (existing), else None."""
-    from fers.io.formats import ENVI_DATA_EXTS
+    from fers.io.envi import envi_header_of
 
-    p = Path(path)
-    if p.suffix.lower() == ".hdr":
-        return str(p)
-    if p.suffix not in ENVI_DATA_EXTS and p.suffix.lower() not in ENVI_DATA_EXTS:
-        return None
-    for hdr in (Path(str(p) + ".hdr"), p.with_suffix(".hdr"), p.with_suffix(".HDR")):
-        if hdr.is_file():
-            return str(hdr)
-    return None
+    hdr = envi_header_of(path)
+    return None if hdr is None else str(hdr)
 
 
 def one_per_envi_pair(pairs):
@@ -206,13 +199,14 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
     ``resume`` a complete output made with the same options is not recomputed: its stored meta is
     the row (``resumed`` True)."""
     from fers.io import load_cube
+    from fers.io.formats import GEOTIFF_EXT
 
     final = Path(out_dir) / f"{scene_name(cube_path)}.npz"
     base = {"file": str(cube_path), "out": str(final), "worker": _worker_address(), "error": None,
             "resumed": False}
     if resume:
         meta = complete_output(final, options)
-        if meta is not None and (not options.geotiff or final.with_suffix(".tif").is_file()):
+        if meta is not None and (not options.geotiff or final.with_suffix(GEOTIFF_EXT).is_file()):
             meta.pop("format", None)
             return {**meta, **base, "resumed": True}
     _limit_ort_threads()
@@ -227,7 +221,7 @@ def run_scene(cube_path: str, gt_path: str | None, out_dir: str, options: SceneO
         final.parent.mkdir(parents=True, exist_ok=True)
         from fers.outputs import save_outputs  # all or nothing: temporary names, read back, renamed
 
-        save_outputs(res, scene, [final] + ([final.with_suffix(".tif")] if options.geotiff else []))
+        save_outputs(res, scene, [final] + ([final.with_suffix(GEOTIFF_EXT)] if options.geotiff else []))
         save_s = time.perf_counter() - t
     except Exception as e:  # noqa: BLE001 - every problem of one scene is that scene's error row
         return {**base, "name": scene_name(cube_path), "out": None, "error": _one_line(e, cube_path)}

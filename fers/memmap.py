@@ -60,7 +60,7 @@ def spill(shape: tuple, read_rows, chunk_rows: int, what: str = "cube", path=Non
     if free < need + 2**28:
         raise FersInputError(f"streaming the {what} needs {need / 2**30:.1f} GiB of disk in {folder}, which has "
                              f"{free / 2**30:.1f} GiB free; set FERS_CACHE to a larger disk", path)
-    fd, tmp = tempfile.mkstemp(prefix="spill-", suffix=".npy", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix="spill-", dir=folder)  # np.load reads the header, not the name
     os.close(fd)
     try:
         with open(tmp, "wb") as fh:  # written as a stream: the process never holds more than one block

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from fers.errors import FersInputError
+from fers.io.formats import OUTPUT_EXTS
 
-TIFF_EXTS = (".tif", ".tiff")
-GEOJSON_EXTS = (".geojson",)
+TIFF_EXTS = OUTPUT_EXTS["geotiff"]
+GEOJSON_EXTS = OUTPUT_EXTS["geojson"]
 
 
 @dataclass

@@ -28,28 +28,22 @@ def scene_files(items):
 
 def mmap_for(path) -> bool:
     """Memory-map big files (the pipeline then streams them, see fers.large): a file of
-    ``LARGE_MEMMAP_BYTES`` or more (an ENVI cube: its data file, however it is named), or one whose
-    header says it decodes to that much and can be mapped (a compressed NetCDF is then spilled to a temporary map, see :func:`fers.memmap.spill`)."""
+    ``LARGE_MEMMAP_BYTES`` or more (an ENVI cube: its data file, however it is named,
+    :func:`fers.io.registry.data_file`), or, for a reader that spills (``Reader.mmap == "spill"``: a
+    compressed NetCDF is decoded into a temporary map, see :func:`fers.memmap.spill`), one whose
+    header says it decodes to that much and can be mapped."""
     from fers.io.peek import peek_cube
+    from fers.io.registry import data_file, reader_for
     from fers.memmap import LARGE_MEMMAP_BYTES
 
     try:
-        if _data_file(Path(path)).stat().st_size >= LARGE_MEMMAP_BYTES:
+        if data_file(path).stat().st_size >= LARGE_MEMMAP_BYTES:
             return True
     except (OSError, FersInputError):
         return False  # load_cube reports the problem
-    head = peek_cube(path) if Path(path).suffix.lower() == ".nc" else None
+    reader = reader_for(path)
+    head = peek_cube(path) if reader is not None and reader.mmap == "spill" else None
     return head is not None and head.mappable and head.values * 4 >= LARGE_MEMMAP_BYTES
-
-
-def _data_file(path: Path) -> Path:
-    """The file that holds the values: an ENVI image named by its ``.hdr`` is decided by its data
-    file (the header is a few KB whatever the cube's size), every other file by itself."""
-    if path.suffix.lower() == ".hdr":
-        from fers.io.envi import find_envi_pair
-
-        return find_envi_pair(path)[1]
-    return path
 
 
 def detect_file(path, scene, options, layout=None):

@@ -25,7 +25,7 @@ def sidecar_wavelengths(path: Path, n_bands: int):
     """``(B,)`` float64 nm from ``<stem>.wavelengths.npy`` beside ``path``, or None when there is
     none or it has another length than ``n_bands``. Strings, NaN, Inf, zero or negative values are
     refused in one line (they would reach the JSON output as ``NaN``)."""
-    from fers.io.formats import read_npy
+    from fers.io.npy import read_npy
     from fers.io.wavelengths import to_nm
 
     cand = path.with_name(path.stem + ".wavelengths.npy")

@@ -3,15 +3,9 @@
 ``load_cube(path)`` -> :class:`Scene` with ``cube (H, W, B)`` float32 (bands last), optional ground
 truth ``gt (H, W)`` bool and ``wavelengths (B,)``.
 
-| extension | reader | notes |
-|---|---|---|
-| ``.mat`` | scipy.io (v4-v7), h5py (v7.3) | cube = the 3-D array, GT = 2-D array of the same (H, W) |
-| ``.npy`` | ``np.load(allow_pickle=False)`` | bands last; ``mmap=True`` memory-maps |
-| ``.hdr`` / ENVI data file | ``spectral.envi.open`` | any interleave; header checked against the data file |
-| ``.tif`` / ``.tiff`` | tifffile | band axis from the file, else ``layout``, else a shape rule |
-| ``.nc`` / ``.he5`` | :mod:`fers.io.products` | EMIT L2A/L1B, PRISMA L2; an EnMAP L2A GeoTIFF gets its ``METADATA.XML`` |
-
-The list of formats itself has one home, :data:`fers.io.formats.CUBE_FORMATS`.
+The file's reader comes from :mod:`fers.io.registry` (``.mat``, ``.npy``, ENVI, (Geo)TIFF, EnMAP L2A,
+EMIT ``.nc``, PRISMA ``.he5``; the table in docs/formats.md is written from it): it claims the file,
+reads it as stored, and this module validates, masks no-data, converts to float32 and sorts bands.
 
 Ground truth (``gt_path``): ``.png`` (any channel layout; mask in channel 1 for RGB, as HAD100),
 ``.mat``, ``.npy``, ``.tif``; binarised as ``> 0``. Every failure is a one-line
@@ -31,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 import fers.io.formats as fmt
-from fers.io.envi import read_envi
 import fers.io.mat as io_mat
 from fers.errors import FersInputError
-from fers.io.formats import CUBE_EXTS, GT_EXTS
-from fers.io.tiff import read_tiff
+from fers.io import registry
+from fers.io.formats import GT_EXTS, TIFF_EXTS
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
-from fers.io.products import PRODUCT_READERS
+from fers.io.npy import read_npy
+from fers.io.registry import Reader, ReadOptions
 from fers.io.bands_in import (apply_scale, describe_scale, scale_offset, sidecar_wavelengths, sort_bands,
                                uniform_scale, wavelength_order)
 from fers.io.georef import check_georef
@@ -88,13 +82,7 @@ def check_size(path, max_bytes=None) -> int:
     return size
 
 
-def _check_array_bytes(shape, itemsize, max_bytes, path):
-    need = int(np.prod(shape, dtype=np.int64)) * max(int(itemsize), 4)
-    if max_bytes is not None and need > max_bytes:
-        raise FersInputError(
-            f"array {tuple(shape)} needs {need / 2**20:.1f} MiB in memory, the limit is {max_bytes / 2**20:.1f} MiB",
-            path,
-        )
+_check_array_bytes = fmt.check_array_bytes
 
 
 def validate_cube(cube: np.ndarray, path=None) -> None:
@@ -129,20 +117,18 @@ def _to_float32(cube: np.ndarray, path) -> np.ndarray:
 
 def _nodata_in_effect(nodata, file_nodata, source) -> tuple[float | None, str]:
     """``(value, where it came from)``: the caller's ``nodata`` wins over the file's own value
-    (``source``: the reader's words for where it found it, or the file extension)."""
+    (``source``: the reader's words for where it found it)."""
     if nodata is not None:
         v = float(nodata)
         return (None if np.isnan(v) else v), "given"
     if file_nodata is not None:
-        if source in (".tif", ".tiff"):
-            return file_nodata, "GeoTIFF GDAL_NODATA tag"
-        return file_nodata, (source if not source.startswith(".") and source else "ENVI header 'data ignore value'")
+        return file_nodata, source or "the file's no-data value"
     return None, ""
 
 
 def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False, max_bytes=None,
               nodata=None) -> Scene:
-    """Read a cube file (see module table) -> :class:`Scene` with ``cube (H, W, B)``.
+    """Read a cube file (any reader of :mod:`fers.io.registry`) -> :class:`Scene` with ``cube (H, W, B)``.
 
     key/gt_key: variable names inside a ``.mat`` (auto-detected when None). gt_path: a separate
     ground-truth file (``.png``/``.mat``/``.npy``/``.tif``); for ``.mat`` cubes an in-file GT is used
@@ -153,6 +139,35 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
     files/arrays. nodata: the no-data value (overrides the file's own); masked pixels become NaN.
     """
     path = Path(path)
+    reader = _reader_of(path)
+    _check_options(reader, path, key=key, layout=layout)
+    check_size(path, max_bytes)
+    opts = ReadOptions(mmap=mmap, max_bytes=max_bytes, key=key, layout=layout, gt_key=gt_key,
+                       want_gt=gt_path is None)
+    cube, meta = reader.read(path, opts)
+    gt = _binarise(meta["gt"], cube.shape[:2], path, meta["gt_key"]) if "gt" in meta else None
+    info, wl = _describe(reader, path, meta)
+    validate_cube(cube, path)
+    info["source_dtype"] = str(cube.dtype)
+    if wl is None and reader.sidecar:
+        wl = sidecar_wavelengths(path, cube.shape[2])
+        if wl is not None:
+            info["wavelength_source"] = f"sidecar {path.stem}.wavelengths.npy"
+    value, source = _nodata_in_effect(nodata, meta.get("nodata"), meta.get("nodata_source"))
+    bad, scan = _scan(cube, value, meta.get("bad_bands"), info, path)
+    info.update(nodata=value, masked_pixels=scan.n_invalid if scan is not None else 0)
+    if source:
+        info["nodata_source"] = source
+    cube, wl, bad = _finish_cube(cube, wl, bad, scan, value, meta, info, mmap, max_bytes, path)
+    if gt_path is not None:
+        gt = load_gt(gt_path, shape=cube.shape[:2], key=gt_key)
+    return Scene(cube=cube, gt=gt, wavelengths=wl, name=path.stem, path=path, info=info, nodata=value,
+                 bad_bands=bad, fwhm=meta.get("fwhm"), georef=_georef(meta, cube, info))
+
+
+def _reader_of(path: Path) -> Reader:
+    """The reader of an existing cube file; one-line refusals for a missing file, a folder or a file
+    type no reader takes."""
     try:
         if not path.exists():
             raise FersInputError("file not found", path)
@@ -160,58 +175,39 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         raise FersInputError(f"cannot open file: {e.strerror or e}", path) from None
     if path.is_dir():
         raise FersInputError("is a folder, not a cube file", path)
-    ext = path.suffix.lower()
-    if ext not in CUBE_EXTS and not (ext == "" and Path(str(path) + ".hdr").is_file()):
+    reader = registry.reader_for(path)
+    if reader is None:
+        ext = path.suffix.lower()
         raise FersInputError(
             f"unknown cube file type {ext or '(no extension)'!r}; supported: {fmt.formats_text()}", path)
-    if ext != ".mat" and key is not None:
-        raise FersInputError(f"key={key!r} only applies to .mat files", path)
-    if layout is not None and ext not in (".tif", ".tiff"):
-        raise FersInputError(f"layout={layout!r} only applies to TIFF files (.npy and ENVI record their layout, "
-                             ".mat cubes are H x W x B)", path)
-    check_size(path, max_bytes)
-    gt = None
-    wl = None
-    info: dict = {"format": ext.lstrip(".") or "envi"}
-    meta: dict = {}
-    wl_key = None
-    if ext == ".mat":
-        keys = io_mat.list_mat_keys(path)
-        cube_key, in_gt, wl_key = io_mat.choose_keys(path, keys, key, gt_key if gt_path is None else None)
-        shapes = {k: s for k, s, _ in keys}
-        _check_array_bytes(shapes[cube_key], 4, max_bytes, path)
-        want = [cube_key] + ([in_gt] if gt_path is None and in_gt else []) + ([wl_key] if wl_key else [])
-        arrays = io_mat.read_mat_arrays(path, want)
-        cube = arrays[cube_key]
-        info.update(key=cube_key, format="mat-v7.3" if io_mat.is_hdf5_mat(path) else "mat")
-        if gt_path is None and in_gt:
-            gt = _binarise(arrays[in_gt], cube.shape[:2], path, in_gt)
-            info["gt_key"] = in_gt
-        if wl_key:
-            wl = arrays[wl_key].astype(np.float64).ravel()
-    elif ext == ".npy":
-        cube = fmt.read_npy(path, mmap=mmap)
-    elif ext in (".tif", ".tiff"):
-        cube, meta = read_tiff(path, mmap=mmap, layout=layout)
-    elif ext in PRODUCT_READERS:
-        cube, meta = PRODUCT_READERS[ext](path, max_bytes=max_bytes, mmap=mmap)
-    else:
-        cube, meta = read_envi(path, mmap=mmap)
-        info["format"] = "envi"
-    if "wavelengths" in meta:
-        wl = meta["wavelengths"]
+    return reader
+
+
+def _check_options(reader: Reader, path: Path, **given) -> None:
+    """Refuse a reader option (``key``, ``layout``) given for a file whose reader does not take it."""
+    for option, value in given.items():
+        if value is not None and option not in reader.options:
+            nouns = " or ".join(dict.fromkeys(r.noun or r.title for r in registry.taking(option)))
+            why = " (other formats record their band layout)" if option == "layout" else ""
+            raise FersInputError(f"{option}={value!r} only applies to {nouns} files{why}", path)
+
+
+def _describe(reader: Reader, path: Path, meta: dict) -> tuple[dict, np.ndarray | None]:
+    """``(Scene.info as read, wavelengths or None)``: the format, where the wavelengths came from,
+    and every key of the reader's ``meta`` that is not a Scene field."""
+    info: dict = {"format": meta.get("format") or reader.format or path.suffix.lower().lstrip(".")}
+    wl = meta.get("wavelengths")
+    if wl is not None:
         info["wavelength_source"] = meta.get("wavelength_source") or f"the file's band table ({info['format']})"
-    elif wl is not None:
-        info["wavelength_source"] = f".mat variable {wl_key!r}"
-    info.update({k: v for k, v in meta.items() if k not in SCENE_META + ("scale", "offset", "wavelength_source")})
-    validate_cube(cube, path)
-    info["source_dtype"] = str(cube.dtype)
-    if wl is None and ext not in (".mat",):
-        wl = sidecar_wavelengths(path, cube.shape[2])
-        if wl is not None:
-            info["wavelength_source"] = f"sidecar {path.stem}.wavelengths.npy"
-    value, source = _nodata_in_effect(nodata, meta.get("nodata"), meta.get("nodata_source") or ext)
-    bad = meta.get("bad_bands")
+    skip = SCENE_META + ("scale", "offset", "wavelength_source", "format", "gt")
+    info.update({k: v for k, v in meta.items() if k not in skip})
+    return info, wl
+
+
+def _scan(cube, value, bad, info: dict, path):
+    """``(bad bands (B,) bool or None, no-data scan or None)``: bands of fill only become bad bands;
+    the no-data pixels are found on the bands that are not bad (:func:`fers.nodata.scan_cube`). A
+    file with nothing but no-data is refused."""
     bad = None if bad is None or np.size(bad) != cube.shape[2] else np.asarray(bad, dtype=bool).ravel()
     release = release_for(cube)
     empty = empty_bands(cube, value, release=release)
@@ -222,19 +218,23 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         _note(info, f"band(s) {info['empty_bands']} hold only no-data ({describe(value)}): bad bands")
         bad = empty if bad is None else (bad | empty)
     used = ~bad if bad is not None and not bad.all() else np.ones(cube.shape[2], dtype=bool)
-    scan = None  # integers without a no-data value cannot have masked pixels: no pass over the data
-    if cube.dtype.kind == "f" or value is not None:
-        from fers.bands import take_bands
+    if cube.dtype.kind != "f" and value is None:
+        return bad, None  # integers without a no-data value cannot have masked pixels: no pass over the data
+    from fers.bands import take_bands
 
-        part = cube if used.all() else take_bands(cube, tuple(int(i) for i in np.flatnonzero(used)), lazy=True)
-        scan = scan_cube(part, value, release=release)  # no-data decided on the bands that are not bad
-        if scan.n_valid == 0:
-            raise FersInputError(f"every pixel is no-data ({describe(value)}) in the {int(used.sum())} bands that "
-                                 "are not bad; there is nothing to detect", path)
-    masked = scan.n_invalid if scan is not None else 0
-    info.update(nodata=value, masked_pixels=masked)
-    if source:
-        info["nodata_source"] = source
+    part = cube if used.all() else take_bands(cube, tuple(int(i) for i in np.flatnonzero(used)), lazy=True)
+    scan = scan_cube(part, value, release=release)
+    if scan.n_valid == 0:
+        raise FersInputError(f"every pixel is no-data ({describe(value)}) in the {int(used.sum())} bands that "
+                             "are not bad; there is nothing to detect", path)
+    return bad, scan
+
+
+def _finish_cube(cube, wl, bad, scan, value, meta, info, mmap, max_bytes, path):
+    """``(cube, wavelengths, bad bands)`` as the Scene holds them: kept a memory map where that
+    changes nothing, else float32 in memory with NaN at no-data and the file's band scales applied;
+    bands sorted by wavelength when the file stores them in another order."""
+    masked = info["masked_pixels"]
     scaling = scale_offset(meta.get("scale"), meta.get("offset"), cube.shape[2])
     order = wavelength_order(wl) if wl is not None else None
     keep_mmap = mmap and isinstance(cube, np.memmap) and not (masked and value is not None and _fits_in_memory(cube))
@@ -252,26 +252,27 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
         if keep_mmap:
             info["scaling"] += ("; the memory map keeps the stored values (one scale for every band leaves the "
                                 "maps unchanged)")
-    if order is not None:
-        cube = sort_bands(cube, order)
-        wl = np.asarray(wl, dtype=np.float64)[order]
-        bad = None if bad is None else bad[order]
-        fwhm = meta.get("fwhm")
-        if fwhm is not None:
-            meta["fwhm"] = np.asarray(fwhm)[order]
-        info["band_order"] = "sorted by wavelength (the file stores them in another order)"
-        _note(info, "bands sorted by ascending wavelength (the file stores them in another order)")
-    if gt_path is not None:
-        gt = load_gt(gt_path, shape=cube.shape[:2], key=gt_key)
-    name = path.stem if ext != ".hdr" else path.with_suffix("").name
+    if order is None:
+        return cube, wl, bad
+    if meta.get("fwhm") is not None:
+        meta["fwhm"] = np.asarray(meta["fwhm"])[order]
+    info["band_order"] = "sorted by wavelength (the file stores them in another order)"
+    _note(info, "bands sorted by ascending wavelength (the file stores them in another order)")
+    return (sort_bands(cube, order), np.asarray(wl, dtype=np.float64)[order],
+            None if bad is None else bad[order])
+
+
+def _georef(meta: dict, cube, info: dict):
+    """The reader's georeference, checked against the cube's grid (dropped, with a note, when it does
+    not fit: the outputs are then in pixel coordinates)."""
     georef = meta.get("georef")
-    if georef is not None:
-        georef, problem = check_georef(georef, cube.shape[0], cube.shape[1])
-        if problem:
-            info["georef_dropped"] = problem
-            _note(info, f"georeference dropped ({problem}): outputs in pixel coordinates")
-    return Scene(cube=cube, gt=gt, wavelengths=wl, name=name, path=path, info=info, nodata=value,
-                 bad_bands=bad, fwhm=meta.get("fwhm"), georef=georef)
+    if georef is None:
+        return None
+    georef, problem = check_georef(georef, cube.shape[0], cube.shape[1])
+    if problem:
+        info["georef_dropped"] = problem
+        _note(info, f"georeference dropped ({problem}): outputs in pixel coordinates")
+    return georef
 
 
 def _note(info: dict, text: str) -> None:
@@ -326,8 +327,8 @@ def load_gt(path, shape=None, key=None) -> np.ndarray:
                                  f"variables: {io_mat.format_keys(keys)}", path)
         arr = io_mat.read_mat_arrays(path, [key])[key]
     elif ext == ".npy":
-        arr = fmt.read_npy(path)
-    elif ext in (".tif", ".tiff"):
+        arr = read_npy(path)
+    elif ext in TIFF_EXTS:
         import tifffile
 
         try:

@@ -14,6 +14,8 @@ import numpy as np
 from fers.errors import FersInputError
 from fers.io.formats import ENVI_DATA_EXTS, nodata_value, why
 from fers.io.georef import gdal_georef
+from fers.io.header import Header
+from fers.io.registry import Reader
 from fers.io.wavelengths import per_band_numbers, spectral_meta, wavelength_in_text, with_notes
 
 
@@ -151,7 +153,7 @@ def read_envi(path, mmap=False) -> tuple[np.ndarray, dict]:
 
     The header's size, data type, byte order and interleave are checked before reading; ``info``
     reports ``byte_order`` ("little-endian (byte order = 0)"), ``interleave``, ``data_type``,
-    ``nodata`` (the header's ``data ignore value``, or None), the header's spectral fields
+    ``nodata`` (the header's ``data ignore value``, or None) and ``nodata_source``, the header's spectral fields
     (:func:`envi_spectral_meta`: ``wavelengths`` and ``fwhm`` in nm, ``bad_bands (B,)`` from ``bbl``)
     and ``georef``: ``map info`` / ``coordinate system string`` as GDAL's ENVI driver reads them
     (:func:`gdal_georef`; None without them, when GDAL finds no CRS or transform, or cannot open
@@ -187,6 +189,7 @@ def read_envi(path, mmap=False) -> tuple[np.ndarray, dict]:
     info = {"byte_order": f"{ENVI_BYTE_ORDERS[fields['byte_order']]} (byte order = {fields['byte_order']})",
             "interleave": fields["interleave"], "data_type": str(fields["dtype"].newbyteorder("="))}
     info["nodata"] = nodata_value(header.get("data ignore value"), hdr, "ENVI 'data ignore value'")
+    info["nodata_source"] = "ENVI header 'data ignore value'"
     info.update(envi_spectral_meta(header, bands))
     if "wavelengths" not in info:  # GDAL's view: its .aux.xml sidecar, if one carries them
         from fers.io.tiff import tiff_gdal_meta
@@ -226,3 +229,60 @@ def envi_spectral_meta(header: dict, n_bands: int) -> dict:
     if gain is not None or offset is not None:
         meta.update(scale=gain, offset=offset, scale_source="ENVI 'data gain values' / 'data offset values'")
     return with_notes(meta, notes)
+
+
+# ENVI "data type" codes (ENVI header documentation) -> NumPy dtype
+ENVI_DTYPES = {1: "u1", 2: "i2", 3: "i4", 4: "f4", 5: "f8", 6: "c8", 9: "c16", 12: "u2", 13: "u4",
+               14: "i8", 15: "u8"}
+HEADER_EXT = ".hdr"
+
+
+def peek_envi(path, key=None) -> Header | None:
+    """``(lines, samples, bands)`` and the bytes per value from the ``.hdr`` (given it or its data file)."""
+    import spectral.io.envi as envi
+
+    try:
+        hdr, _ = find_envi_pair(path)
+        h = envi.read_envi_header(str(hdr))
+        shape = (int(h["lines"]), int(h["samples"]), int(h["bands"]))
+        itemsize = np.dtype(ENVI_DTYPES[int(h["data type"])]).itemsize
+    except Exception:
+        return None
+    return Header(shape, itemsize, True, "envi")
+
+
+def envi_header_of(path) -> Path | None:
+    """The ``.hdr`` of an ENVI image named by its header or its data file (existing), else None."""
+    p = Path(path)
+    if p.suffix.lower() == HEADER_EXT:
+        return p
+    if p.suffix not in ENVI_DATA_EXTS and p.suffix.lower() not in ENVI_DATA_EXTS:
+        return None
+    for hdr in (Path(str(p) + HEADER_EXT), p.with_suffix(HEADER_EXT), p.with_suffix(HEADER_EXT.upper())):
+        if hdr.is_file():
+            return hdr
+    return None
+
+
+def _sniff(path: Path) -> bool:
+    """A data file without an extension whose ``<name>.hdr`` lies beside it."""
+    return path.suffix == "" and Path(str(path) + HEADER_EXT).is_file()
+
+
+def _pair(path: Path):
+    """An ENVI header and its data file share a stem."""
+    ext = path.suffix.lower()
+    return path.stem if ext == HEADER_EXT or ext in ENVI_DATA_EXTS else None
+
+
+def _data_file(path: Path) -> Path:
+    return find_envi_pair(path)[1] if path.suffix.lower() == HEADER_EXT else path
+
+
+def _read(path: Path, opts) -> tuple[np.ndarray, dict]:
+    return read_envi(path, mmap=opts.mmap)
+
+
+READER = Reader(name="envi", title="ENVI .hdr + data file", extensions=(HEADER_EXT,), peek=peek_envi, read=_read,
+                mmap="map", sniff=_sniff, data_extensions=tuple(dict.fromkeys(e.lower() for e in ENVI_DATA_EXTS if e)),
+                format="envi", pair=_pair, data_file=_data_file)

@@ -1,6 +1,8 @@
-"""What every reader shares: the file types FERS reads, ``.npy`` and ground-truth images (``.png``
-and friends), one-line error text, header no-data values. ENVI is read in :mod:`fers.io.envi`,
-(Geo)TIFF in :mod:`fers.io.tiff`, ``.mat`` in :mod:`fers.io.mat`, products in :mod:`fers.io.products`.
+"""What every reader shares: the ENVI data-file and ground-truth file types, the output file types,
+one-line error text, header no-data values, images. The cube formats themselves are the readers of
+:mod:`fers.io.registry` (ENVI in :mod:`fers.io.envi`, (Geo)TIFF in :mod:`fers.io.tiff`, ``.mat`` in
+:mod:`fers.io.mat`, ``.npy`` in :mod:`fers.io.npy`, products in :mod:`fers.io.products`);
+``CUBE_FORMATS``, ``CUBE_FILE_EXTS`` and ``CUBE_EXTS`` here are read from it when asked for.
 
 Each reader returns arrays as stored (no float conversion) so that ``mmap=True`` can hand back a
 memory map; :mod:`fers.io.cube` validates and converts. Cubes are ``(H, W, B)``, bands last.
@@ -11,55 +13,50 @@ from __future__ import annotations
 import numpy as np
 
 from fers.errors import FersInputError
+from fers.io import registry
 
-# The file types FERS reads (one home; the app's upload filter and the HAD100 reader use them too).
+# The data files of an ENVI image (the .hdr names the cube; "" = no extension).
 ENVI_DATA_EXTS = ("", ".img", ".dat", ".raw", ".bin", ".bsq", ".bil", ".bip", ".IMG", ".DAT")
-# The cube formats FERS reads, in the words of help texts and messages, each with the extensions of the
-# file that names the cube (ENVI: its .hdr; EMIT .nc and PRISMA .he5: fers.io.products; an EnMAP L2A
-# product is a GeoTIFF whose METADATA.XML is found beside it, so it adds no extension of its own).
-CUBE_FORMATS = (
-    ("MATLAB .mat", (".mat",)),
-    ("NumPy .npy", (".npy",)),
-    ("ENVI .hdr + data file", (".hdr",)),
-    ("GeoTIFF .tif/.tiff", (".tif", ".tiff")),
-    ("EnMAP L2A SPECTRAL_IMAGE.TIF + METADATA.XML", ()),
-    ("EMIT L2A/L1B .nc", (".nc",)),
-    ("PRISMA L2 .he5", (".he5",)),
-)
-CUBE_FILE_EXTS = tuple(e for _, exts in CUBE_FORMATS for e in exts)
-CUBE_EXTS = CUBE_FILE_EXTS + tuple(e for e in ENVI_DATA_EXTS if e)
-GT_EXTS = (".png", ".bmp", ".gif", ".jpg", ".jpeg", ".mat", ".npy", ".tif", ".tiff")
+TIFF_EXTS = (".tif", ".tiff")
+GT_EXTS = (".png", ".bmp", ".gif", ".jpg", ".jpeg", ".mat", ".npy", *TIFF_EXTS)
+# What FERS writes, by the output path's extension (fers.outputs): anything else is an .npz.
+OUTPUT_EXTS = {"geotiff": TIFF_EXTS, "geojson": (".geojson",)}
+GEOTIFF_EXT = TIFF_EXTS[0]  # the GeoTIFF written beside a batch output
+
+
+def __getattr__(name):  # the registry's view, current when asked for (a reader may be added later)
+    if name == "CUBE_FORMATS":
+        return tuple((r.title, r.extensions) for r in registry.readers())
+    if name == "CUBE_FILE_EXTS":
+        return registry.cube_file_exts()
+    if name == "CUBE_EXTS":
+        return registry.cube_exts()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def formats_text() -> str:
-    """Every cube format FERS reads, comma-separated (the CLI's help, the readers' refusals)."""
-    return ", ".join(name for name, _ in CUBE_FORMATS)
+    """Every cube format FERS reads, comma-separated (the CLI's help, the readers' refusals, the app)."""
+    return registry.formats_text()
+
+
+def gt_formats_text() -> str:
+    """The ground-truth file types, for refusals (``.png, .bmp, ...``)."""
+    return ", ".join(GT_EXTS)
+
+
+def check_array_bytes(shape, itemsize, max_bytes, path) -> None:
+    """Refuse an array ``shape`` of at least 4 bytes per value (its float32 copy) above ``max_bytes``."""
+    need = int(np.prod(shape, dtype=np.int64)) * max(int(itemsize), 4)
+    if max_bytes is not None and need > max_bytes:
+        raise FersInputError(
+            f"array {tuple(shape)} needs {need / 2**20:.1f} MiB in memory, the limit is {max_bytes / 2**20:.1f} MiB",
+            path,
+        )
 
 
 def why(e: BaseException) -> str:
     msg = " ".join(str(e).split())
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-
-def read_npy(path, mmap=False) -> np.ndarray:
-    """``np.load`` with ``allow_pickle=False``; ``mmap=True`` gives a read-only memory map."""
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-    except OSError as e:
-        raise FersInputError(f"cannot open file: {e.strerror or e}", path) from None
-    if magic != b"\x93NUMPY":
-        raise FersInputError("cannot read .npy: not a NumPy .npy file (no NumPy header)", path)
-    try:
-        arr = np.load(str(path), allow_pickle=False, mmap_mode="r" if mmap else None)
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise FersInputError("the .npy holds Python objects (pickled); only plain numeric arrays are read",
-                                 path) from None
-        raise FersInputError(f"cannot read .npy (corrupt or truncated): {why(e)}", path) from None
-    except Exception as e:
-        raise FersInputError(f"cannot read .npy (corrupt or truncated): {why(e)}", path) from None
-    return arr
 
 
 def nodata_value(text, path, what: str):

@@ -200,6 +200,86 @@ def _fill(ds, maps: dict, grid, mask_method: str, thr: float, rule: Threshold, t
                    mask_method=mask_method, threshold=f"{thr:.9g}", threshold_rule=rule.text)
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """Where the maps go: through the GLT (``use_glt``) or not, the output ``shape (rows, cols)``,
+    the affine ``transform`` (rasterio order) and ``crs`` (None when unknown)."""
+
+    use_glt: bool
+    shape: tuple
+    transform: tuple | None
+    crs: object | None
+
+
+def _grid(georef: Georef | None, rows: int, cols: int, ortho: bool, target) -> _Grid:
+    """The output grid of ``(rows, cols)`` cube-grid maps under ``georef`` (a GLT is used when ``ortho``)."""
+    use_glt = georef is not None and georef.glt is not None and ortho
+    out_shape = (rows, cols)
+    if use_glt:
+        problem = check_glt(np.asarray(georef.glt[0]), np.asarray(georef.glt[1]), rows, cols)
+        if problem:
+            raise FersInputError(f"maps ({rows}x{cols}) do not fit the georeference's GLT: {problem}", target)
+        out_shape = tuple(np.shape(georef.glt[0]))
+    transform = None
+    if georef is not None and georef.transform is not None and (georef.glt is None or use_glt):
+        transform = tuple(float(v) for v in georef.transform[:6])
+    return _Grid(use_glt, out_shape, transform, georef.crs if transform is not None else None)
+
+
+def _grid_note(georef: Georef | None, g: _Grid, cog: bool) -> str:
+    """One line for the user on the output's georeference."""
+    if georef is None:
+        note = "no georeference in the input: plain TIFF (pixel coordinates)"
+    elif georef.glt is not None and not g.use_glt:
+        note = "kept in sensor geometry (no orthorectification): plain TIFF (pixel coordinates)"
+    elif g.transform is None:
+        note = f"the input's georeference ({georef.describe()}) has no geotransform: plain TIFF (pixel coordinates)"
+    elif g.use_glt:
+        note = f"orthorectified through the GLT onto a {g.shape[0]}x{g.shape[1]} map grid ({georef.source or 'GLT'})"
+    else:
+        note = f"georeferenced ({georef.source})" if georef.source else "georeferenced"
+    if g.transform is not None and g.crs is None:
+        note += "; no CRS known (geotransform only)"
+    return note + ("; Cloud-Optimized GeoTIFF with overviews" if cog else "")
+
+
+def _profile(rio, g: _Grid, count: int, target) -> dict:
+    """The rasterio creation profile: tiled float32, deflate, NaN no-data, ``count`` bands."""
+    profile = dict(driver="GTiff", width=g.shape[1], height=g.shape[0], count=count,
+                   dtype="float32", nodata=np.nan, tiled=True, blockxsize=TILE, blockysize=TILE,
+                   compress="deflate", predictor=3, interleave="band", photometric="MINISBLACK")
+    if g.transform is not None:
+        profile["transform"] = rio.Affine(*g.transform)
+    if g.crs:
+        try:
+            profile["crs"] = rio.crs.CRS.from_user_input(g.crs)
+        except (rio.errors.CRSError, ValueError) as e:
+            raise FersInputError(f"the georeference's CRS is not understood: {e}", target) from None
+    return profile
+
+
+def _write_staged(rio, target: Path, profile: dict, cog: bool, fill) -> None:
+    """Write through a temporary name beside ``target`` (``fill(ds)`` writes the bands and tags), copy
+    to a COG when ``cog``, then rename onto ``target``; temporary files never stay behind."""
+    stage = temp_sibling(target, ".tif")
+    final = temp_sibling(target, ".tif") if cog else stage
+    try:
+        with warnings.catch_warnings(), rio.Env(GDAL_PAM_ENABLED="NO"):  # no .aux.xml beside temp names
+            warnings.simplefilter("ignore", rio.errors.NotGeoreferencedWarning)  # a plain TIFF is meant
+            with rio.open(stage, "w", **profile) as ds:
+                fill(ds)
+            if cog:
+                rio.shutil.copy(stage, final, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
+                                BLOCKSIZE=COG_TILE, OVERVIEWS="AUTO", RESAMPLING="AVERAGE")
+        os.replace(final, target)
+    except (rio.errors.RasterioError, OSError) as e:
+        raise FersInputError(f"cannot write the GeoTIFF: {e}", target) from None
+    finally:
+        for p in {stage, final}:
+            if p.exists():
+                p.unlink()
+
+
 def write_maps_tiff(path, maps: dict, georef: Georef | None, mask_method: str,
                     threshold=DEFAULT_THRESHOLD, ortho: bool = True, tags: dict | None = None,
                     titles: dict | None = None) -> MapsWritten:
@@ -219,74 +299,21 @@ def write_maps_tiff(path, maps: dict, georef: Georef | None, mask_method: str,
     rule = parse_threshold(threshold)
     thr = rule.value(maps[mask_method])
     titles = {**_default_titles(maps), **(titles or {})}
-
-    use_glt = georef is not None and georef.glt is not None and ortho
-    if use_glt:
-        problem = check_glt(np.asarray(georef.glt[0]), np.asarray(georef.glt[1]), rows, cols)
-        if problem:
-            raise FersInputError(f"maps ({rows}x{cols}) do not fit the georeference's GLT: {problem}", target)
-        out_shape = tuple(np.shape(georef.glt[0]))
-    else:
-        out_shape = (rows, cols)
-    transform = None
-    if georef is not None and georef.transform is not None and (georef.glt is None or use_glt):
-        transform = tuple(float(v) for v in georef.transform[:6])
-    crs = georef.crs if transform is not None else None
-
-    if georef is None:
-        note = "no georeference in the input: plain TIFF (pixel coordinates)"
-    elif georef.glt is not None and not use_glt:
-        note = "kept in sensor geometry (no orthorectification): plain TIFF (pixel coordinates)"
-    elif transform is None:
-        note = f"the input's georeference ({georef.describe()}) has no geotransform: plain TIFF (pixel coordinates)"
-    elif use_glt:
-        rows_o, cols_o = out_shape
-        note = f"orthorectified through the GLT onto a {rows_o}x{cols_o} map grid ({georef.source or 'GLT'})"
-    else:
-        note = f"georeferenced ({georef.source})" if georef.source else "georeferenced"
-    if transform is not None and crs is None:
-        note += "; no CRS known (geotransform only)"
-    cog = max(out_shape) >= COG_MIN_SIDE
-    if cog:
-        note += "; Cloud-Optimized GeoTIFF with overviews"
-
+    g = _grid(georef, rows, cols, ortho, target)
+    cog = max(g.shape) >= COG_MIN_SIDE
     names = list(maps) + [MASK_BAND]
-    profile = dict(driver="GTiff", width=out_shape[1], height=out_shape[0], count=len(names),
-                   dtype="float32", nodata=np.nan, tiled=True, blockxsize=TILE, blockysize=TILE,
-                   compress="deflate", predictor=3, interleave="band", photometric="MINISBLACK")
-    if transform is not None:
-        profile["transform"] = rio.Affine(*transform)
-    if crs:
-        try:
-            profile["crs"] = rio.crs.CRS.from_user_input(crs)
-        except (rio.errors.CRSError, ValueError) as e:
-            raise FersInputError(f"the georeference's CRS is not understood: {e}", target) from None
 
     def grid(a):
         a = np.asarray(a)
-        return orthorectify(a, georef.glt) if use_glt else a
+        return orthorectify(a, georef.glt) if g.use_glt else a
 
-    stage = temp_sibling(target, ".tif")
-    final = temp_sibling(target, ".tif") if cog else stage
-    try:
-        with warnings.catch_warnings(), rio.Env(GDAL_PAM_ENABLED="NO"):  # no .aux.xml beside temp names
-            warnings.simplefilter("ignore", rio.errors.NotGeoreferencedWarning)  # a plain TIFF is meant
-            with rio.open(stage, "w", **profile) as ds:
-                _fill(ds, maps, grid, mask_method, thr, rule, titles)
-                extra = {_tag_key(key): str(v) for key, v in (tags or {}).items()}
-                ds.update_tags(**{**extra, "fers_version": __version__, "threshold": f"{thr:.9g}",
-                                  "threshold_rule": rule.text, "mask_method": mask_method,
-                                  "methods": ",".join(maps)})
-            if cog:
-                rio.shutil.copy(stage, final, driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
-                                BLOCKSIZE=COG_TILE, OVERVIEWS="AUTO", RESAMPLING="AVERAGE")
-        os.replace(final, target)
-    except (rio.errors.RasterioError, OSError) as e:
-        raise FersInputError(f"cannot write the GeoTIFF: {e}", target) from None
-    finally:
-        for p in {stage, final}:
-            if p.exists():
-                p.unlink()
-    return MapsWritten(path=target, georeferenced=transform is not None, orthorectified=use_glt, cog=cog,
-                       threshold=thr, threshold_rule=rule.text, bands=names, shape=out_shape,
-                       transform=transform, note=note)
+    def fill(ds):
+        _fill(ds, maps, grid, mask_method, thr, rule, titles)
+        extra = {_tag_key(key): str(v) for key, v in (tags or {}).items()}
+        ds.update_tags(**{**extra, "fers_version": __version__, "threshold": f"{thr:.9g}",
+                          "threshold_rule": rule.text, "mask_method": mask_method, "methods": ",".join(maps)})
+
+    _write_staged(rio, target, _profile(rio, g, len(names), target), cog, fill)
+    return MapsWritten(path=target, georeferenced=g.transform is not None, orthorectified=g.use_glt, cog=cog,
+                       threshold=thr, threshold_rule=rule.text, bands=names, shape=g.shape,
+                       transform=g.transform, note=_grid_note(georef, g, cog))

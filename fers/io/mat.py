@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from fers.errors import FersInputError
-from fers.io.formats import why
+from fers.io.formats import check_array_bytes, why
+from fers.io.header import Header
+from fers.io.registry import Reader
 
 # Names that mark an array as the anomaly map when several 2-D arrays fit the cube's (H, W).
 GT_NAMES = ("map", "gt", "groundtruth", "ground_truth", "mask", "hsi_gt", "label", "labels", "anomaly_map")
@@ -185,3 +187,48 @@ def read_mat_arrays(path, names) -> dict:
         if d[n].dtype.kind not in _NUMERIC_KINDS:
             raise FersInputError(f"variable {n!r} is not a numeric array (MATLAB {d[n].dtype})", path)
     return {n: d[n] for n in names}
+
+
+# MATLAB classes as scipy.io.whosmat names them -> bytes per value
+MAT_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
+                "uint32": 4, "int64": 8, "uint64": 8, "logical": 1}
+
+
+def peek_mat(path, key=None, ndim=3) -> Header | None:
+    """The variable table's entry for ``key``, or for the only ``ndim``-D array (None when that is
+    ambiguous or absent: the reader says so)."""
+    try:
+        keys = list_mat_keys(path)
+    except FersInputError:
+        return None
+    arrays = [(k, s, d) for k, s, d in keys if (k == key if key is not None else len(s) == ndim)]
+    if len(arrays) != 1:
+        return None
+    _, shape, label = arrays[0]
+    try:
+        itemsize = MAT_ITEMSIZE.get(label) or np.dtype(label).itemsize
+    except TypeError:
+        return None
+    return Header(tuple(shape), itemsize, False, "mat")
+
+
+def read_mat_cube(path, opts) -> tuple[np.ndarray, dict]:
+    """A ``.mat`` cube -> ``(cube (H, W, B), meta)``: ``key``, ``format`` (``mat`` / ``mat-v7.3``), the
+    in-file ground truth (``gt`` as stored and ``gt_key``) when ``opts.want_gt`` and one is found, and
+    ``wavelengths`` from a variable with a usual name (:data:`WAVELENGTH_NAMES`) of one value per band."""
+    keys = list_mat_keys(path)
+    cube_key, in_gt, wl_key = choose_keys(path, keys, opts.key, opts.gt_key if opts.want_gt else None)
+    check_array_bytes(dict((k, s) for k, s, _ in keys)[cube_key], 4, opts.max_bytes, path)
+    in_gt = in_gt if opts.want_gt else None
+    arrays = read_mat_arrays(path, [cube_key, in_gt, wl_key])
+    meta: dict = {"key": cube_key, "format": "mat-v7.3" if is_hdf5_mat(path) else "mat"}
+    if in_gt:
+        meta.update(gt=arrays[in_gt], gt_key=in_gt)
+    if wl_key:
+        meta.update(wavelengths=arrays[wl_key].astype(np.float64).ravel(),
+                    wavelength_source=f".mat variable {wl_key!r}")
+    return arrays[cube_key], meta
+
+
+READER = Reader(name="mat", title="MATLAB .mat", extensions=(".mat",), peek=peek_mat, read=read_mat_cube,
+                options=frozenset({"key"}), noun=".mat", sidecar=False)

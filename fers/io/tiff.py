@@ -1,25 +1,26 @@
 """Multi-band (Geo)TIFF: the cube via tifffile (band axis from the file, ``layout``, or the shape
-rule), band metadata and georeference from GDAL's view of the file (rasterio), and EnMAP L2A's
-``METADATA.XML`` when it lies beside the image (:mod:`fers.io.products.enmap`).
+rule), band metadata and georeference from GDAL's view of the file (rasterio). EnMAP L2A (a GeoTIFF
+with its ``METADATA.XML`` beside it) is a reader of its own, :mod:`fers.io.products.enmap`.
 
 Cubes are ``(H, W, B)``, bands last, as stored; :mod:`fers.io.cube` validates and converts.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from fers.errors import FersInputError
-from fers.io.formats import nodata_value, why
+from fers.io.formats import TIFF_EXTS, nodata_value, why
 from fers.io.georef import gdal_open, georef_of
+from fers.io.header import Header
+from fers.io.registry import Reader
 from fers.io.wavelengths import per_band_numbers, spectral_meta, wavelength_in_text, with_notes
 
 LAYOUTS = ("bands_first", "bands_last")
 # TIFF axis letters (tifffile) that say what an axis is; "Q" (unknown) and "I" (a plain stack of
 # pages) do not, and neither do Y and X, which are always the image rows and columns.
 _UNNAMED_AXES = "QI"
+NODATA_SOURCE = "GeoTIFF GDAL_NODATA tag"
 
 
 def tiff_band_axis(shape: tuple, axes: str, layout=None, path=None) -> tuple[int, str]:
@@ -67,11 +68,11 @@ def tiff_band_axis(shape: tuple, axes: str, layout=None, path=None) -> tuple[int
 def read_tiff(path, mmap=False, layout=None) -> tuple[np.ndarray, dict]:
     """Multi-band (Geo)TIFF -> ``(cube (H, W, B), info)``; the band axis by :func:`tiff_band_axis`.
 
-    ``info``: ``layout`` (how the band axis was found), ``nodata`` (the GDAL_NODATA tag, or None) and,
+    ``info``: ``layout`` (how the band axis was found), ``nodata`` (the GDAL_NODATA tag, or None),
+    ``nodata_source`` and,
     as GDAL reads the file (:func:`tiff_gdal_meta`), ``georef`` (CRS + transform), ``wavelengths``
-    and ``fwhm`` in nm and ``bad_bands`` from per-band metadata. An EnMAP ``SPECTRAL_IMAGE`` with its
-    ``METADATA.XML`` beside it takes wavelengths, FWHM and gain/offset from the XML
-    (:mod:`fers.io.products.enmap`).
+    and ``fwhm`` in nm and ``bad_bands`` from per-band metadata. (An EnMAP ``SPECTRAL_IMAGE`` with its
+    ``METADATA.XML`` beside it is read by :mod:`fers.io.products.enmap`, which calls this first.)
     """
     import tifffile
 
@@ -97,23 +98,11 @@ def read_tiff(path, mmap=False, layout=None) -> tuple[np.ndarray, dict]:
         arr = arr.reshape(shape)
     if arr.ndim > 3:  # e.g. ImageJ hyperstacks (ZCYX): more than one non-image axis
         raise FersInputError(f"TIFF has {arr.ndim} axes {axes} {shape}; expected one band axis besides Y and X", path)
-    info = {"nodata": nodata_value(nodata_text, path, "GeoTIFF GDAL_NODATA tag")}
+    info = {"nodata": nodata_value(nodata_text, path, NODATA_SOURCE), "nodata_source": NODATA_SOURCE}
     if arr.ndim == 3:
         ax, info["layout"] = tiff_band_axis(shape, axes, layout, path)
         arr = np.moveaxis(arr, ax, -1) if ax != 2 else arr
         info.update(tiff_gdal_meta(path, arr.shape))
-        from fers.io.products import enmap
-
-        xml = enmap.find_metadata_xml(path)
-        if xml is not None:
-            arr, extra = enmap.apply_metadata(arr, xml, info["nodata"], path)
-            if str(extra.get("scaling", "")).startswith("DN x"):  # the XML's gain/offset: not applied twice
-                for k in ("scale", "offset", "scale_source"):
-                    info.pop(k, None)
-            if "wavelengths" in extra:
-                extra["wavelength_source"] = f"EnMAP {xml.name}"
-            notes = extra.pop("metadata_notes", [])
-            with_notes(info, notes).update(extra)
     return arr, info
 
 
@@ -187,3 +176,32 @@ def tiff_gdal_meta(path, hwb: tuple) -> dict:
         if fwhm is not None and np.all(np.isfinite(fwhm)) and np.all(fwhm > 0):
             meta["fwhm"] = fwhm * 1e3
     return with_notes(meta, notes)
+
+
+def tiff_header(path, map_integers: bool = True) -> Header | None:
+    """The first series' shape and dtype from the page directory (tifffile decodes nothing);
+    mappable when its data are stored contiguous and uncompressed (and, unless ``map_integers``,
+    are not integers: a reader that scales them does so in memory)."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(str(path)) as tif:
+            s = tif.series[0]
+            shape, dtype, offset = tuple(s.shape), np.dtype(s.dtype), s.dataoffset
+    except Exception:
+        return None
+    mappable = offset is not None and (map_integers or dtype.kind not in "iu")
+    return Header(shape, dtype.itemsize, mappable, "tiff")
+
+
+def peek_tiff(path, key=None) -> Header | None:
+    """:func:`tiff_header` of a plain (Geo)TIFF."""
+    return tiff_header(path)
+
+
+def _read(path, opts) -> tuple[np.ndarray, dict]:
+    return read_tiff(path, mmap=opts.mmap, layout=opts.layout)
+
+
+READER = Reader(name="tiff", title="GeoTIFF .tif/.tiff", extensions=TIFF_EXTS, peek=peek_tiff, read=_read,
+                mmap="map", options=frozenset({"layout"}), noun="TIFF")

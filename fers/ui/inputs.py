@@ -21,17 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from fers.errors import FersInputError
-from fers.io.formats import CUBE_FILE_EXTS, ENVI_DATA_EXTS, GT_EXTS, formats_text
+from fers.io import registry
+from fers.io.envi import HEADER_EXT
+from fers.io.formats import GT_EXTS, TIFF_EXTS, formats_text
+from fers.io.products.enmap import XML_EXTS
+from fers.io.products.enmap import XML_PART as ENMAP_XML
 from fers.ui.limits import check_cube_size
 from fers.ui.tempdirs import link_or_copy, request_dir
 
 AUTO = "(auto)"
 NONE = "(none)"
-FORMATS = formats_text()  # what the upload box takes, for messages (the one list: fers.io.formats)
-XML_EXTS = (".xml",)
-TIFF_EXTS = (".tif", ".tiff")
-ENMAP_XML = "METADATA.XML"
-ENMAP_IMAGE = "SPECTRAL_IMAGE"
 
 
 def as_paths(files) -> list[Path]:
@@ -54,8 +53,8 @@ def pick_cube_file(files) -> Path:
     EnMAP ``SPECTRAL_IMAGE.TIF`` + ``METADATA.XML`` pair) where it was uploaded."""
     paths = as_paths(files)
     if not paths:
-        raise FersInputError(f"no cube file: upload a cube ({FORMATS}) or click an example")
-    headers = [p for p in paths if p.suffix.lower() == ".hdr"]
+        raise FersInputError(f"no cube file: upload a cube ({formats_text()}) or click an example")
+    headers = [p for p in paths if p.suffix.lower() == HEADER_EXT]
     if headers:
         if len(headers) > 1:
             raise FersInputError("several ENVI headers uploaded; upload one .hdr together with its data file")
@@ -66,14 +65,15 @@ def pick_cube_file(files) -> Path:
     xmls = [p for p in paths if p.suffix.lower() in XML_EXTS]
     if xmls:
         return _enmap_image(paths, xmls)
-    cubes = [p for p in paths if p.suffix.lower() in CUBE_FILE_EXTS]
+    cubes = [p for p in paths if p.suffix.lower() in registry.cube_file_exts()]
     if len(paths) > 1:
         raise FersInputError(
             f"{len(paths)} files uploaded; upload one cube file (or an ENVI .hdr together with its data file, "
             "or an EnMAP SPECTRAL_IMAGE.TIF together with its METADATA.XML)")
     if not cubes:
         raise FersInputError(
-            f"unsupported cube format {paths[0].suffix or '(no extension)'}; use {FORMATS}", path=paths[0].name)
+            f"unsupported cube format {paths[0].suffix or '(no extension)'}; use {formats_text()}",
+            path=paths[0].name)
     return cubes[0]
 
 
@@ -124,27 +124,20 @@ def pair_key(p: Path) -> tuple | None:
     """What ties the two files of a pair together: an ENVI header and its data file share a stem; an
     EnMAP ``<name>-SPECTRAL_IMAGE.TIF`` and ``<name>-METADATA.XML`` share ``<name>-``. None for a file
     that is not half of a pair."""
-    ext, upper = p.suffix.lower(), p.name.upper()
-    if ext == ".hdr" or ext in ENVI_DATA_EXTS:
-        return ("envi", p.stem)
-    if ext in XML_EXTS and upper.endswith(ENMAP_XML):
-        return ("enmap", upper[: -len(ENMAP_XML)])
-    if ext in TIFF_EXTS and ENMAP_IMAGE in upper:
-        return ("enmap", upper[: upper.rindex(ENMAP_IMAGE)])
-    return None
+    return registry.pair_key(p)
 
 
 def _complete(paths: list[Path]) -> bool:
     """One cube file, one ENVI header with its data file, or one GeoTIFF with an EnMAP METADATA.XML."""
     exts = sorted(p.suffix.lower() for p in paths)
     if len(paths) == 1:
-        return exts[0] in CUBE_FILE_EXTS and exts[0] != ".hdr"
+        return exts[0] in registry.cube_file_exts() and exts[0] != HEADER_EXT
     if len(paths) != 2:
         return False
     if exts[0] in TIFF_EXTS and exts[1] in XML_EXTS:
         return paths[[p.suffix.lower() for p in paths].index(exts[1])].name.upper().endswith(ENMAP_XML)
     keys = {pair_key(p) for p in paths}
-    return len(keys) == 1 and None not in keys and next(iter(keys))[0] == "envi" and exts.count(".hdr") == 1
+    return len(keys) == 1 and None not in keys and next(iter(keys))[0] == "envi" and exts.count(HEADER_EXT) == 1
 
 
 def half_pair(paths) -> str | None:
@@ -186,7 +179,7 @@ def check_upload(cube_path, key=None) -> None:
     from fers.io.peek import peek_cube
 
     cube_path = Path(cube_path)
-    if cube_path.suffix.lower() == ".mat":
+    if _is_mat(cube_path):
         _mat_precheck(cube_path, _key_or_none(key))
         return
     head = peek_cube(cube_path)
@@ -199,7 +192,7 @@ def mat_key_choices(path) -> tuple[list[str], list[str], str]:
     from fers.io.cube import list_mat_keys
 
     path = Path(path)
-    if path.suffix.lower() != ".mat":
+    if not _is_mat(path):
         return [], [], ""
     keys = list_mat_keys(path)
     cubes = [k for k, s, _ in keys if len(s) == 3]
@@ -218,6 +211,11 @@ def _mat_precheck(path: Path, key) -> None:
         check_cube_size(shapes[key], path.name)
     elif len(shapes) >= 1:
         check_cube_size(max(shapes.values(), key=lambda s: int(np.prod(s))), path.name)
+
+
+def _is_mat(path) -> bool:
+    """A ``.mat`` file (its reader, :mod:`fers.io.mat`, takes variable names as keys)."""
+    return registry.reader_name(path) == "mat"
 
 
 def _key_or_none(value):
@@ -244,7 +242,7 @@ def load_scene(cube_path, key=None, gt_file=None, gt_key=None):
                 path=g.name)
         # a separate GT .mat: its 2-D array of the cube's (H, W) is found automatically
         scene = load_cube(cube_path, key=key, gt_path=g, mmap=True)
-    elif cube_path.suffix.lower() == ".mat":
+    elif _is_mat(cube_path):
         scene = load_cube(cube_path, key=key, gt_key=_key_or_none(gt_key), mmap=True)
         if gt_key == NONE:
             scene.gt = None
@@ -262,7 +260,7 @@ def upload_scene(cube_path):
     from fers.io.cube import load_cube
 
     cube_path = Path(cube_path)
-    if cube_path.suffix.lower() == ".mat" and len(mat_key_choices(cube_path)[0]) > 1:
+    if _is_mat(cube_path) and len(mat_key_choices(cube_path)[0]) > 1:
         return None
     scene = load_cube(cube_path, mmap=True)
     check_cube_size(scene.cube.shape, cube_path.name)

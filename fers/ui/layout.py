@@ -9,12 +9,13 @@ from fers.enhance import BACKENDS
 from fers.pipeline import DetectOptions
 from fers.ui import callbacks as cb
 from fers.ui import gate
-from fers.io.formats import CUBE_EXTS, GT_EXTS, formats_text
+from fers.io.formats import GT_EXTS, formats_text
+from fers.io.registry import upload_exts
 from fers.ui.inputs import AUTO, NONE
 from fers.ui.limits import cache_cleanup
 from fers.ui.request import PageRequest
 
-CUBE_TYPES = sorted({e.lower() for e in CUBE_EXTS} | {".xml"})  # .xml: an EnMAP METADATA.XML beside its TIF
+CUBE_TYPES = sorted(upload_exts())  # cubes, ENVI data files, an EnMAP METADATA.XML beside its TIF
 GT_TYPES = list(GT_EXTS)
 
 INTRO = f"""# FERS — hyperspectral anomaly detection

@@ -5,7 +5,7 @@ import pytest
 import scipy.io
 
 from fers.errors import FersInputError
-from fers.io.formats import read_npy
+from fers.io.npy import read_npy
 from fers.io.peek import peek_cube, peek_gt
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from fers.errors import FersInputError
 from fers.io.formats import why
 from fers.io.georef import Georef, check_glt, check_glt_size
+from fers.io.header import Header
+from fers.io.registry import Reader
 from fers.io.wavelengths import to_nm
 from fers.memmap import LARGE_MEMMAP_BYTES, spill
 
@@ -188,3 +190,39 @@ def _glt_georef(path: Path, rows: int, cols: int, attrs: dict, max_bytes, notes:
     crs = attrs.get("spatial_ref")
     crs = crs.decode() if isinstance(crs, bytes) else (str(crs) if crs is not None else None)
     return Georef(crs=crs, transform=transform, source=GLT_SOURCE, glt=(glt_x, glt_y))
+
+
+def peek(path, key=None) -> Header | None:
+    """The shape of the ``reflectance`` (or ``radiance``) variable from the HDF5 object header, and the
+    GLT's decoded bytes as ``aux_bytes`` (NetCDF-3 files: None, left to the reader). Mappable: with
+    ``mmap`` the reader spills a big cube into a temporary memory map (:func:`fers.memmap.spill`)."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            name, _ = cube_variable(list(f.keys()))
+            ds = f[name]
+            shape, itemsize = tuple(ds.shape), np.dtype(ds.dtype).itemsize
+            glt = _glt_shapes(f)
+    except Exception:
+        return None
+    if len(shape) != 3:
+        return None
+    problem = check_glt_size(glt[0], shape[0], shape[1]) if glt else None
+    aux = sum(8 * int(np.prod(s)) for s in glt)  # decoded as int64 at most
+    return Header(shape, itemsize, True, "netcdf", aux_bytes=aux, problem=problem)
+
+
+def _glt_shapes(f) -> list[tuple]:
+    """Shapes of the ``location`` group's ``glt_x`` and ``glt_y`` (empty when there is no GLT)."""
+    loc = f.get(LOCATION_GROUP)
+    if loc is None or "glt_x" not in loc or "glt_y" not in loc:
+        return []
+    return [tuple(loc["glt_x"].shape), tuple(loc["glt_y"].shape)]
+
+
+def _read_opts(path, opts) -> tuple[np.ndarray, dict]:
+    return read(path, max_bytes=opts.max_bytes, mmap=opts.mmap)
+
+
+READER = Reader(name="emit", title="EMIT L2A/L1B .nc", extensions=(".nc",), peek=peek, read=_read_opts, mmap="spill")

@@ -7,8 +7,9 @@ no-data -32768, UTM CRS and transform in the GeoTIFF keys) and ``...-METADATA.XM
 ``wavelengthCenterOfBand`` and ``FWHMOfBand`` (nm) and ``GainOfBand`` / ``OffsetOfBand``
 (value = DN x gain + offset).
 
-:func:`fers.io.tiff.read_tiff` reads the GeoTIFF (data, CRS, transform, no-data) and calls
-:func:`find_metadata_xml` and :func:`apply_metadata`. Bands filled entirely with the no-data value
+The reader (:data:`READER`) claims a ``.tif`` / ``.tiff`` when :func:`find_metadata_xml` finds its
+XML: :func:`fers.io.tiff.read_tiff` reads the GeoTIFF (data, CRS, transform, no-data), then
+:func:`apply_metadata` applies the band table. Bands filled entirely with the no-data value
 (EnMAP L2A has a few) are reported as bad bands and set to 0, so that they do not mask every pixel.
 """
 
@@ -20,10 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from fers.errors import FersInputError
-from fers.io.wavelengths import to_nm
+from fers.io.formats import TIFF_EXTS
+from fers.io.header import Header
+from fers.io.registry import Reader
+from fers.io.tiff import read_tiff, tiff_header
+from fers.io.wavelengths import to_nm, with_notes
 
 MAX_XML_BYTES = 64 * 2**20  # a real METADATA.XML is well under 1 MiB
 IMAGE_PART = "SPECTRAL_IMAGE"
+XML_PART = "METADATA.XML"
+XML_EXTS = (".xml",)
 
 
 def find_metadata_xml(path) -> Path | None:
@@ -162,3 +169,46 @@ def apply_metadata(arr: np.ndarray, xml, nodata, path) -> tuple[np.ndarray, dict
     if fill:
         meta["metadata_notes"] = [f"bands {meta['fill_bands']} hold only the no-data value: marked bad and set to 0"]
     return out, meta
+
+
+def read(path, opts) -> tuple[np.ndarray, dict]:
+    """An EnMAP GeoTIFF -> ``(cube (H, W, B), meta)``: :func:`fers.io.tiff.read_tiff`, then the
+    ``METADATA.XML`` band table (:func:`apply_metadata`: wavelengths, FWHM, gain/offset, fill bands)."""
+    arr, info = read_tiff(path, mmap=opts.mmap, layout=opts.layout)
+    xml = find_metadata_xml(path)
+    if arr.ndim != 3 or xml is None:
+        return arr, info
+    arr, extra = apply_metadata(arr, xml, info["nodata"], path)
+    if str(extra.get("scaling", "")).startswith("DN x"):  # the XML's gain/offset: not applied twice
+        for k in ("scale", "offset", "scale_source"):
+            info.pop(k, None)
+    if "wavelengths" in extra:
+        extra["wavelength_source"] = f"EnMAP {xml.name}"
+    notes = extra.pop("metadata_notes", [])
+    with_notes(info, notes).update(extra)
+    return arr, info
+
+
+def peek(path, key=None) -> Header | None:
+    """The GeoTIFF's header; integer DN are not mappable (the reader scales them in memory)."""
+    return tiff_header(path, map_integers=False)
+
+
+def sniff(path: Path) -> bool:
+    """A GeoTIFF with an EnMAP ``METADATA.XML`` beside it (:func:`find_metadata_xml`)."""
+    return path.suffix.lower() in TIFF_EXTS and find_metadata_xml(path) is not None
+
+
+def pair(path: Path):
+    """An EnMAP ``<name>-SPECTRAL_IMAGE.TIF`` and ``<name>-METADATA.XML`` share ``<name>-``."""
+    ext, upper = path.suffix.lower(), path.name.upper()
+    if ext in XML_EXTS and upper.endswith(XML_PART):
+        return upper[: -len(XML_PART)]
+    if ext in TIFF_EXTS and IMAGE_PART in upper:
+        return upper[: upper.rindex(IMAGE_PART)]
+    return None
+
+
+READER = Reader(name="enmap", title="EnMAP L2A SPECTRAL_IMAGE.TIF + METADATA.XML", extensions=(), peek=peek,
+                read=read, mmap="map", sniff=sniff, companions=XML_EXTS, options=frozenset({"layout"}),
+                noun="TIFF", pair=pair)

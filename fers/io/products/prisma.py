@@ -25,6 +25,8 @@ import numpy as np
 from fers.errors import FersInputError
 from fers.io.formats import why
 from fers.io.georef import Georef
+from fers.io.header import Header
+from fers.io.registry import Reader
 from fers.io.wavelengths import to_nm
 
 LEVELS = ("L2D", "L2C", "L2B")
@@ -158,3 +160,31 @@ def _georef(f, path: Path):
     half = PIXEL_M / 2
     return Georef(crs=crs, transform=(PIXEL_M, 0.0, east - half, 0.0, -PIXEL_M, north + half),
                   source="PRISMA L2D Epsg_Code + Product_ULcorner_* (upper-left pixel centre, 30 m)")
+
+
+def peek(path, key=None) -> Header | None:
+    """``(rows, cols, bands)`` of VNIR + SWIR together (bands with a wavelength above 0, as the reader
+    keeps them), from the dataset headers and root attributes."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            _, fields = find_swath(f)
+            rows = cols = None
+            bands = 0
+            for name, key in PARTS:
+                if f"{name}_Cube" not in fields:
+                    continue
+                rows, nb, cols = fields[f"{name}_Cube"].shape
+                cw = np.asarray(f.attrs.get(f"List_Cw_{key}", []), dtype=np.float64).ravel()
+                bands += int((cw > 0).sum()) if cw.size == nb else nb
+    except Exception:
+        return None
+    return Header((rows, cols, bands), 2, False, "he5") if rows is not None else None
+
+
+def _read_opts(path, opts) -> tuple[np.ndarray, dict]:
+    return read(path, max_bytes=opts.max_bytes, mmap=opts.mmap)
+
+
+READER = Reader(name="prisma", title="PRISMA L2 .he5", extensions=(".he5",), peek=peek, read=_read_opts)
