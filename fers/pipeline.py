@@ -19,7 +19,7 @@ from fers import methods as M
 from fers.bands import DEFAULT_ADAPTER, BandSpec, parse_band_spec, planned_bands, prepare_bands
 from fers.detectors import DEFAULT_WINDOWS, DETECTORS, detector_fn, parse_windows
 from fers.enhance import ModelUnavailable, make_enhancer, resolve_backend
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError, with_path
 from fers.memmap import LARGE_MEMMAP_BYTES, LARGE_PIXELS, is_mapped  # the limits: tests patch them here
 from fers.nodata import FilledCube, describe, fill_invalid, floor_invalid, release_for, scan_cube
 from fers.normalize import normalize_cube
@@ -396,8 +396,8 @@ def check_file_request(path, key=None, gt_path=None, gt_key=None, mmap: bool = F
     try:
         plan_request(shape, 0 if mapped else shape[0] * shape[1] * shape[2] * 4, mapped,
                      gt_path is not None or head.fmt == "mat", **detect_args)
-    except FersInputError as e:
-        raise FersInputError(str(e), path if e.path is None else None) from None
+    except FersError as e:
+        raise with_path(e, path) from None
 
 
 def _model_exists(n_bands: int, backend: str, weights) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fers.errors import FersInputError
+from fers.errors import FersError, with_path
 
 
 def scene_files(items):
@@ -36,7 +36,7 @@ def mmap_for(path) -> bool:
     try:
         if _data_file(Path(path)).stat().st_size >= LARGE_MEMMAP_BYTES:
             return True
-    except (OSError, FersInputError):
+    except (OSError, FersError):
         return False  # load_cube reports the problem
     head = peek_cube(path) if Path(path).suffix.lower() == ".nc" else None
     return head is not None and head.mappable and head.values * 4 >= LARGE_MEMMAP_BYTES
@@ -63,10 +63,8 @@ def detect_file(path, scene, a):
                       windows=a.windows, weights=a.weights, name=scene.name, adapter=a.adapter,
                       nodata=scene.nodata, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
                      keep_bad_bands=getattr(a, "keep_bad_bands", False))
-    except FersInputError as e:
-        if e.path is not None:
-            raise
-        raise FersInputError(str(e), path) from None
+    except FersError as e:
+        raise with_path(e, path) from None
     res.options = result_options(a)
     return res
 

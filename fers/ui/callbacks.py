@@ -18,7 +18,7 @@ import fers.ui.plots as plots
 from fers import methods as M
 from fers import progress as fers_progress
 from fers.detectors import DEFAULT_WINDOWS, parse_windows
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError
 from fers.ui import analysis, results
 from fers.ui.inputs import (AUTO, NONE, as_paths, half_pair, mat_key_choices, pair_key, settle_upload, staged_cube)
 from fers.ui import gate, worker
@@ -64,7 +64,7 @@ def _for_page(msg) -> str:
 
 
 def user_errors(fn=None, *, page: bool = True):
-    """Decorator: FersInputError / MemoryError / anything else -> ``gr.Error`` with a one-line message,
+    """Decorator: FersError (any kind) / MemoryError / anything else -> ``gr.Error`` with a one-line message,
     escaped for the page's HTML toast (``page=True``) or plain text for the API (``page=False``)."""
     if fn is None:
         return functools.partial(user_errors, page=page)
@@ -76,7 +76,7 @@ def user_errors(fn=None, *, page: bool = True):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except FersInputError as e:
+        except FersError as e:
             raise gr.Error(line(e), duration=None, print_exception=False) from None
         except MemoryError as e:
             raise gr.Error(str(e) if str(e).startswith("not enough memory") else
@@ -177,7 +177,7 @@ def on_cube_upload(files, seen=None):
     try:
         with staged_cube(kept) as (cube, _):
             keys = _key_updates(cube, worker.run("describe_upload", cube))
-    except FersInputError as e:
+    except FersError as e:
         _discard(kept)  # refused: deleted now, not when the cache is next cleaned
         if lone_enmap:  # read as a plain GeoTIFF: raw DN, no-data bands
             raise FersInputError(f"{_plain(e)} (an EnMAP SPECTRAL_IMAGE.TIF is read with its METADATA.XML: "
