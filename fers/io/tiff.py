@@ -7,7 +7,6 @@ Cubes are ``(H, W, B)``, bands last, as stored; :mod:`fers.io.cube` validates an
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
