@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from fers.enhance.export import file_sha256
-from fers.errors import FersInputError
+from fers.export.exporter import file_sha256
+from fers.errors import FersError, FersInputError
 from fers.models import SpeFEN, SpeFENConfig
 from fers.models.backbones import IMAGENET_LAYER1_PROVENANCE, imagenet_layer1_path
 from fers.models.checkpoint import save_fens
@@ -75,9 +75,9 @@ def main(argv=None) -> int:
     try:
         spe, record = convert(a.convh, a.pc, a.bands, a.layer1)
         save_fens(a.out, spe, None, {"n_bands": a.bands, "training": {"imported": record}})
-    except FersInputError as e:
+    except FersError as e:
         print(f"fers: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     print(f"wrote {a.out} (Spe-FEN only, {a.bands} bands)")
     return 0
 

@@ -13,7 +13,7 @@ versions do give the same bytes). Only ``--release`` rewrites ``weights/onnx/``.
 Per checkpoint: ``fers_b{N}_spe.onnx`` and ``fers_b{N}_spa.onnx`` (``cube (batch, N, height, width)``
 -> ``features`` of the same shape, dynamic batch/height/width), exported with
 ``torch.onnx.export(dynamo=True)`` at opset 18 and checked by ``onnx.checker``. Then parity with
-PyTorch (see ``fers/enhance/parity.py``): features on random cubes of odd sizes and a batch of 2, and
+PyTorch (see ``fers/export/parity.py``): features on random cubes of odd sizes and a batch of 2, and
 features plus the AUC of every method (paper eq. 17-23) on the ABU benchmark scenes in
 ``<repo>/../shared/data/abu`` when present, else on the three scenes bundled in ``fers/examples``
 (they carry ground truth). Prints a table; exit code 1 on any parity failure, 2 on bad arguments or
@@ -29,13 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-import fers.enhance.parity as parity
+import fers.export.parity as parity
 from fers.bands import SHIPPED_BAND_COUNTS
-from fers.enhance.detector_graph import export_detector
-from fers.enhance.export import EXPORTERS, OPSET, default_exporter, export_checkpoint
+from fers.export.detector_graph import export_detector
+from fers.export.exporter import EXPORTERS, OPSET, default_exporter, export_checkpoint
 from fers.enhance.onnx_backend import OnnxEnhancer
 from fers.enhance.paths import onnx_cache_dir, shipped_checkpoint, shipped_onnx_dir
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ABU = REPO.parent / "shared" / "data" / "abu"
@@ -134,17 +134,17 @@ def main(argv=None) -> int:
     exporter = args.exporter or default_exporter()
     try:
         paths, out, data = checkpoints(args), out_dir(args), parity_data(args)
-    except FersInputError as exc:
+    except FersError as exc:
         print(f"fers: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     rows, det_rows, failed = [], [], False
     for ckpt in paths:
         t0 = time.perf_counter()
         try:
             pair = export_checkpoint(ckpt, out, opset=args.opset, exporter=exporter)
-        except FersInputError as exc:
+        except FersError as exc:
             print(f"fers: error: {exc}", file=sys.stderr)
-            return 2
+            return exc.exit_code
         sizes = ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.1f} MiB)" for p in pair)
         print(f"{ckpt.name}: exported {sizes} to {out} in {time.perf_counter() - t0:.1f} s "
               f"({exporter}, opset {args.opset}); onnx.checker passed")

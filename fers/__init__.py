@@ -11,15 +11,18 @@ Public API::
     res = detect(scene.cube, scene.gt)         # DetectResult: maps, auc, default_method, ...
     res.to_dict(); res.save_npz("maps.npz")
 
+Errors: every refusal is a :class:`FersError` (kinds: input, model, resource, cluster; :mod:`fers.errors`).
+Settings from the environment: :mod:`fers.settings` (docs/settings.md).
+
 Array conventions: a cube is ``(H, W, B)`` float32, bands last (as stored on disk); a batch for
 the networks is ``(N, B, H, W)`` (PyTorch layout).
 """
 
-from fers._version import __version__  # noqa: E402,F401
+from fers._version import __version__
+from fers.errors import FersClusterError, FersError, FersInputError, FersModelError, FersResourceError
+from fers.io import Scene, load_cube
+from fers.pipeline import detect
+from fers.result import DetectResult
 
-from fers.errors import FersInputError  # noqa: E402,F401
-from fers.io import Scene, load_cube  # noqa: E402,F401
-from fers.pipeline import detect  # noqa: E402,F401
-from fers.result import DetectResult  # noqa: E402,F401
-
-__all__ = ["detect", "DetectResult", "load_cube", "Scene", "FersInputError", "__version__"]
+__all__ = ["detect", "DetectResult", "load_cube", "Scene", "FersError", "FersInputError", "FersModelError",
+           "FersResourceError", "FersClusterError", "__version__"]

@@ -46,7 +46,8 @@ from pathlib import Path
 from fers.notes import cli_text
 from fers.pipeline import DetectOptions
 from fers.scenes import detect_file, precheck, scene_files
-from fers.errors import FersInputError
+from fers.errors import FersClusterError, FersError, FersInputError, FersResourceError
+from fers.settings import adopt, env_for, settings
 
 SUMMARY_CSV = "summary.csv"
 TMP_PREFIX = ".fers-"  # partial outputs: ".fers-<random>.tmp.npz" (fers.io.atomic); never taken as done
@@ -149,7 +150,7 @@ class SceneOptions:
 
 
 def _one_line(e: BaseException, path) -> str:
-    if isinstance(e, FersInputError):
+    if isinstance(e, FersError):
         return str(e)
     if isinstance(e, MemoryError):
         return f"{path}: out of memory (raise --memory-limit, run fewer workers, or use a band range)"
@@ -167,9 +168,11 @@ def _worker_address() -> str:
 
 def _limit_ort_threads() -> None:
     """ONNX Runtime ignores ``OMP_NUM_THREADS``, which Dask's nanny sets to 1 in every worker; give
-    it the same thread count so N workers do not start N x cores ORT threads."""
-    if "FERS_ORT_THREADS" not in os.environ and os.environ.get("OMP_NUM_THREADS"):
-        os.environ["FERS_ORT_THREADS"] = os.environ["OMP_NUM_THREADS"]
+    it the same thread count (for the rest of this worker process, through :func:`fers.settings.adopt`;
+    the environment is left as it is) so N workers do not start N x cores ORT threads."""
+    s = settings()
+    if s.ort_threads is None and s.omp_threads:
+        adopt(ort_threads=s.omp_threads)
 
 
 def complete_output(path, options: SceneOptions | None = None) -> dict | None:
@@ -273,8 +276,8 @@ def worker_env(n: int, threads: int = 1, cores: int | None = None) -> dict:
     from dask.system import CPU_COUNT
 
     k = str(max(1, (cores or CPU_COUNT) // max(1, n * threads)))
-    return {v: k for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "FERS_THREADS",
-                           "FERS_ORT_THREADS")}
+    return {**{v: k for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+            **env_for(threads=k, ort_threads=k)}
 
 
 @contextmanager
@@ -294,7 +297,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
         try:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError, ValueError) as e:
-            raise FersInputError(f"cannot connect to the Dask scheduler: {' '.join(str(e).split())}",
+            raise FersClusterError(f"cannot connect to the Dask scheduler: {' '.join(str(e).split())}",
                                  scheduler) from None
         try:
             yield client, None
@@ -309,7 +312,7 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
         cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
                                memory_limit=worker_memory(memory_limit, n), env=worker_env(n, threads))
     except ValueError as e:
-        raise FersInputError(f"cannot start the local cluster: {' '.join(str(e).split())}") from None
+        raise FersClusterError(f"cannot start the local cluster: {' '.join(str(e).split())}") from None
     client = Client(cluster)
     try:
         yield client, cluster
@@ -516,7 +519,7 @@ def write_summary_csv(rows, out_dir) -> Path:
             w.writerows(table)
         os.replace(tmp, path)
     except OSError as e:
-        raise FersInputError(f"cannot write the summary: {e.strerror or e}", path) from None
+        raise FersResourceError(f"cannot write the summary: {e.strerror or e}", path) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -20,11 +20,11 @@ bound end to end); they err on the high side.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from dataclasses import dataclass, field, replace
 
-from fers.errors import FersInputError
+from fers.errors import FersResourceError
+from fers.settings import parse_size, settings  # noqa: F401  (parse_size: also public here)
 
 MiB = 2**20
 GiB = 2**30
@@ -44,22 +44,9 @@ RESAMPLE_WORK = 4 * 64 * MiB  # band interpolation (fers.bands.resample_bands): 
 METHOD_MAPS = 6  # score maps alive at once (the methods and a fusion's temporaries), float64
 
 
-def parse_size(text: str) -> int:
-    """``"3.5GiB"``, ``"800MB"``, ``"2G"``, ``"123456"`` -> bytes (GB and GiB both count 2**30)."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
-    if not m:
-        raise ValueError(f"not a size: {text!r} (write e.g. 4GB or 800MB)")
-    scale = {"": 1, "k": 2**10, "m": MiB, "g": GiB, "t": 2**40}[m.group(2)]
-    return int(float(m.group(1)) * scale)
-
-
 def max_memory() -> int:
     """The budget in bytes: ``FERS_MAX_MEMORY`` (default 3.5 GiB), at most what the machine has available."""
-    raw = os.environ.get("FERS_MAX_MEMORY", "").strip()
-    try:
-        limit = parse_size(raw) if raw else DEFAULT_MAX_MEMORY
-    except ValueError:
-        raise FersInputError(f"FERS_MAX_MEMORY={raw!r} is not a size; write e.g. 4GB or 800MB") from None
+    limit = settings().max_memory or DEFAULT_MAX_MEMORY
     avail = available_memory()
     return min(limit, avail + current_rss()) if avail else limit
 
@@ -228,7 +215,7 @@ def _largest_crop(req: Request, streamed: bool, budget: int) -> int:
     return lo
 
 
-def refusal(req: Request, need: Need, streamed: bool, budget: int, rx_only: Need | None = None) -> FersInputError:
+def refusal(req: Request, need: Need, streamed: bool, budget: int, rx_only: Need | None = None) -> FersResourceError:
     """The one-line refusal: what needs the memory, the budget, and what to do instead."""
     label, size = need.biggest()
     what = f"{label}: {human(size)}" if label != "the process" else "the process itself"
@@ -242,13 +229,13 @@ def refusal(req: Request, need: Need, streamed: bool, budget: int, rx_only: Need
     if req.n > req.bands and req.n > 200:
         advice.append("select fewer bands (the shipped models have 50, 100 or 200)")
     advice.append("or raise FERS_MAX_MEMORY if this machine has the memory")
-    return FersInputError(
+    return FersResourceError(
         f"this request needs about {human(need.total)} of memory ({_dims(req)}, {how}; {what}), over the "
         f"{human(budget)} budget; " + ", ".join(advice[:-1]) + (" " if len(advice) > 1 else "") + advice[-1])
 
 
 def choose_path(req: Request, large: bool, rx_only: Request | None = None) -> bool:
-    """True to stream, False for the in-memory path; FersInputError when neither fits the budget.
+    """True to stream, False for the in-memory path; FersResourceError when neither fits the budget.
 
     ``large``: the scene is large by the pipeline's own rule (always streamed with global RX).
     Global RX streams whenever the in-memory path does not fit; local RX and the AE never stream.
@@ -276,7 +263,7 @@ def check_decode(values: int, itemsize: int, extra: int, path, what: str = "cube
     budget = max_memory()
     need = current_rss() + SLACK + values * itemsize + extra
     if need > budget:
-        raise FersInputError(
+        raise FersResourceError(
             f"{what} decodes to {human(values * itemsize)} ({values:,} values) and reading it needs about "
             f"{human(need)} of memory, over the {human(budget)} budget; crop it, or save it as an uncompressed "
             ".npy or ENVI file (read memory-mapped, large scenes are streamed), or raise FERS_MAX_MEMORY", path)

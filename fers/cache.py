@@ -6,14 +6,14 @@ under ``$FERS_CACHE``, else ``$XDG_CACHE_HOME/fers`` or ``~/.cache/fers``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from fers.settings import settings
 
 
 def cache_dir() -> Path:
     """The per-user cache folder (``$FERS_CACHE``, else ``$XDG_CACHE_HOME/fers`` or ``~/.cache/fers``)."""
-    env = os.environ.get("FERS_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "fers"
+    s = settings()
+    if s.cache:
+        return s.cache
+    return (s.xdg_cache_home or Path.home() / ".cache") / "fers"

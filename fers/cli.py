@@ -2,8 +2,9 @@
 (also ``python -m fers``; ``fers --version`` prints the version). ``batch`` runs one Dask task per scene
 (:mod:`fers.batch`, docs/batch.md). Progress bars are drawn on stderr only when it is a terminal.
 
-Bad input exits with code 2 and a one-line message ``fers: error: ...`` on stderr (argument errors
-included). ``--json`` prints one JSON object (:meth:`fers.result.DetectResult.to_dict`) on stdout;
+A refusal is one line ``fers: error: ...`` on stderr and an exit code per kind of
+:mod:`fers.errors` (:data:`EXIT_HELP`): bad input 2 (argument errors included), a missing or broken
+model 3, not enough memory or a failed write 4, an unreachable Dask cluster 5. ``--json`` prints one JSON object (:meth:`fers.result.DetectResult.to_dict`) on stdout;
 progress and notes go to stderr.
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 from fers._version import __version__
 from fers.bands import ADAPTERS, DEFAULT_ADAPTER
 from fers.enhance import BACKENDS
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError, FersResourceError
 from fers.io.formats import formats_text
 from fers.notes import cli_text
 from fers.pipeline import options_from_namespace
@@ -38,6 +39,12 @@ LAYOUT_HELP = ("TIFF only: where the band axis is, 'bands_first' (B, H, W) or 'b
                "file does not record it (docs/formats.md, 'TIFF band axis')")
 NODATA_HELP = ("no-data value: pixels with any band equal to it (or NaN/Inf) are masked: NaN in the maps, left "
                "out of statistics and AUCs (overrides the file's ENVI 'data ignore value' / GeoTIFF nodata tag)")
+
+
+EXIT_HELP = ("exit codes: 0 done; 2 bad input (file, option or environment variable), or any scene of bench/batch "
+             "failed; 3 a model or checkpoint is missing or broken; 4 not enough memory, or an output could not "
+             "be written; 5 the Dask cluster cannot be reached or started; 1 other failures; 130 interrupted. "
+             "Every refusal is one line 'fers: error: ...' on stderr.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,7 +81,7 @@ def _detector_arguments(sp) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fers", description="FERS hyperspectral anomaly detection")
+    p = _Parser(prog="fers", description="FERS hyperspectral anomaly detection", epilog=EXIT_HELP)
     p.add_argument("--version", action="version", version=f"fers {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -289,7 +296,7 @@ def cmd_bench(a) -> int:
             res = detect_file(cube_path, scene, opts, a.layout)
             if res.auc is None:
                 raise FersInputError(res.auc_note, cube_path)
-        except FersInputError as e:
+        except FersError as e:
             errors.append({"file": str(cube_path), "error": str(e)})
             _say(f"fers: error: {e}")
             continue
@@ -409,9 +416,9 @@ def main(argv=None) -> int:
         # tqdm bars on stderr for every stage that can take a while; none when stderr is a file or a pipe
         with progress.shown(progress.stderr_is_terminal()):
             return {"detect": cmd_detect, "bench": cmd_bench, "batch": cmd_batch}[args.command](args)
-    except FersInputError as e:
+    except FersError as e:
         _say(f"fers: error: {e}")
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         _say("fers: interrupted")
         return 130
@@ -419,4 +426,4 @@ def main(argv=None) -> int:
         what = getattr(args, "cube", None) or "request"
         _say(f"fers: error: {what}: out of memory; set FERS_MAX_MEMORY below this machine's free memory so "
              "the request is refused or streamed up front, or crop the scene")
-        return 2
+        return FersResourceError.exit_code

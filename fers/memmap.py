@@ -18,6 +18,16 @@ LARGE_PIXELS = 1_000_000  # this many pixels or more: streamed path (fers.large)
 LARGE_MEMMAP_BYTES = 512 * 2**20  # files / memory maps whose float32 copy would exceed this: memory-mapped, streamed
 
 
+def large_pixels() -> int:
+    """:data:`LARGE_PIXELS`, read when called: callers use this, so a test patches the one constant."""
+    return LARGE_PIXELS
+
+
+def large_memmap_bytes() -> int:
+    """:data:`LARGE_MEMMAP_BYTES`, read when called (see :func:`large_pixels`)."""
+    return LARGE_MEMMAP_BYTES
+
+
 def is_mapped(cube) -> bool:
     """A ``np.memmap``, or a lazy view of one that exposes its map (:class:`fers.bands.select.BandView`)."""
     return isinstance(cube, np.memmap) or getattr(cube, "_mmap", None) is not None
@@ -47,7 +57,7 @@ def spill(shape: tuple, read_rows, chunk_rows: int, what: str = "cube", path=Non
     it is mapped, so nothing is left behind even if the process is killed; the disk space is freed
     when the map is. Refused in one line when the folder lacks the space."""
     from fers.cache import cache_dir
-    from fers.errors import FersInputError
+    from fers.errors import FersInputError, FersResourceError
 
     folder = cache_dir() / "spill"
     need = int(np.prod(shape, dtype=np.int64)) * 4
@@ -55,12 +65,12 @@ def spill(shape: tuple, read_rows, chunk_rows: int, what: str = "cube", path=Non
         folder.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(folder).free
     except OSError as e:
-        raise FersInputError(f"cannot use the cache folder {folder} to stream the {what}: {e.strerror or e}",
-                             path) from None
+        raise FersResourceError(f"cannot use the cache folder {folder} to stream the {what}: {e.strerror or e}",
+                                path) from None
     if free < need + 2**28:
-        raise FersInputError(f"streaming the {what} needs {need / 2**30:.1f} GiB of disk in {folder}, which has "
-                             f"{free / 2**30:.1f} GiB free; set FERS_CACHE to a larger disk", path)
-    fd, tmp = tempfile.mkstemp(prefix="spill-", dir=folder)  # np.load reads the header, not the name
+        raise FersResourceError(f"streaming the {what} needs {need / 2**30:.1f} GiB of disk in {folder}, which has "
+                                f"{free / 2**30:.1f} GiB free; set FERS_CACHE to a larger disk", path)
+    fd, tmp = tempfile.mkstemp(prefix="spill-", dir=folder)
     os.close(fd)
     try:
         with open(tmp, "wb") as fh:  # written as a stream: the process never holds more than one block

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError, FersResourceError
 from fers.io.formats import OUTPUT_EXTS
 
 TIFF_EXTS = OUTPUT_EXTS["geotiff"]
@@ -88,7 +88,7 @@ def save_outputs(result, scene, paths, threshold="p99.9", ortho: bool = True, gt
 
     All or nothing (:mod:`fers.io.atomic`): every file is written to a temporary name in its target
     folder, closed and read back, and only then are they all renamed into place; any write error is
-    one :class:`FersInputError` line and leaves no file behind."""
+    one :class:`~fers.errors.FersError` line and leaves no file behind."""
     from fers.io.atomic import Staging, check_written
 
     rule = check_outputs(paths, threshold)
@@ -118,18 +118,19 @@ def save_outputs(result, scene, paths, threshold="p99.9", ortho: bool = True, gt
 
 
 def _guarded(write, what: str, target: Path):
-    """``write()``, with any error (a FersInputError naming the temporary file, an OSError such as
-    a full disk, a GDAL error) re-raised as one line naming the ``target``."""
+    """``write()``, with any error (a FersError naming the temporary file, an OSError such as a full
+    disk, a GDAL error) re-raised as one line naming the ``target``: a FersError keeps its kind, any
+    other failure is a :class:`FersResourceError`."""
     try:
         return write()
-    except FersInputError as e:
+    except FersError as e:
         msg = str(e)
         if e.path is not None and msg.startswith(f"{e.path}: "):
             msg = msg[len(str(e.path)) + 2 :]  # the temporary name means nothing to the user
-        raise FersInputError(f"cannot write the {what}: {msg}", target) from None
+        raise type(e)(f"cannot write the {what}: {msg}", target) from None
     except Exception as e:  # noqa: BLE001 - a writer's failure of any kind is one line, never a traceback
         msg = getattr(e, "strerror", None) or " ".join(str(e).split())
-        raise FersInputError(f"cannot write the {what}: {msg}", target) from None
+        raise FersResourceError(f"cannot write the {what}: {msg}", target) from None
 
 
 def _write_tiff(result, scene, path, rule, ortho):

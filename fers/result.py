@@ -26,20 +26,32 @@ def _round(d: dict | None, digits: int) -> dict:
 class DetectResult:
     """Output of :func:`fers.detect`.
 
-    ``maps``: method -> ``(H, W)`` float64 score map; ``auc`` / ``auc3d``: method -> float / dict of
-    3-D ROC areas (None without ground truth); ``auc_note``: why AUCs are missing although ground
-    truth was given; ``seconds``: stage -> wall time (``prepare``, ``model`` (loading the networks),
-    ``enhance``, one entry per computed method, a product such as ``fusion_mult`` timing its own step
-    (its factor maps have theirs), ``auc``; callers add ``load`` and ``save``), with
-    :attr:`total_seconds` their sum (``total`` in :meth:`to_dict`); ``cube_used``: the ``(H, W, N)`` cube the
-    detectors saw (normalised unless ``cube_used_normalized`` is False, as on the streamed
-    large-scene path); ``f_spe`` / ``f_spa``: the enhanced features ``(H, W, N)`` (None when the
-    models did not run or the scene was streamed); ``default_method``: the map shown by default;
-    ``masked_pixels``: how many no-data pixels were masked (NaN in every map, left out of the AUCs);
-    ``wavelengths_used``: ``(K,)`` nm of the bands the detectors saw before adapting (None when the
-    scene has no wavelengths). ``options``: every option that changes the maps
-    (:func:`fers.scenes.result_options`), stored in the ``.npz`` meta (not in :meth:`to_dict`) so
-    that ``batch --resume`` can compare them.
+    Attributes
+    ----------
+    maps : dict
+        Method -> ``(H, W)`` float64 score map.
+    auc, auc3d : dict or None
+        Method -> ROC-AUC / dict of 3-D ROC areas (None without ground truth); ``auc_note`` says why
+        they are missing although ground truth was given.
+    seconds : dict
+        Stage -> wall time (``prepare``, ``model`` (loading the networks), ``enhance``, one entry per
+        computed method, a product such as ``fusion_mult`` timing its own step (its factor maps have
+        theirs), ``auc``; callers add ``load`` and ``save``); :attr:`total_seconds` is their sum
+        (``total`` in :meth:`to_dict`).
+    cube_used : numpy.ndarray
+        The ``(H, W, N)`` cube the detectors saw (normalised unless ``cube_used_normalized`` is False,
+        as on the streamed large-scene path).
+    f_spe, f_spa : numpy.ndarray or None
+        The enhanced features ``(H, W, N)`` (None when the models did not run or the scene was streamed).
+    default_method : str
+        The map shown by default.
+    masked_pixels : int
+        No-data pixels masked (NaN in every map, left out of the AUCs).
+    wavelengths_used : numpy.ndarray or None
+        ``(K,)`` nm of the bands the detectors saw before adapting (None without wavelengths).
+    options : dict
+        Every option that changes the maps (:func:`fers.scenes.result_options`), stored in the ``.npz``
+        meta (not in :meth:`to_dict`) so that ``batch --resume`` can compare them.
     """
 
     maps: dict

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fers.errors import FersInputError
+from fers.errors import FersError, with_path
 
 
 def scene_files(items):
@@ -39,7 +39,7 @@ def mmap_for(path) -> bool:
     try:
         if data_file(path).stat().st_size >= LARGE_MEMMAP_BYTES:
             return True
-    except (OSError, FersInputError):
+    except (OSError, FersError):
         return False  # load_cube reports the problem
     reader = reader_for(path)
     head = peek_cube(path) if reader is not None and reader.mmap == "spill" else None
@@ -55,10 +55,8 @@ def detect_file(path, scene, options, layout=None):
     try:
         res = detect(scene.cube, scene.gt, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
                      options=options.with_(name=scene.name, nodata=scene.nodata))
-    except FersInputError as e:
-        if e.path is not None:
-            raise
-        raise FersInputError(str(e), path) from None
+    except FersError as e:
+        raise with_path(e, path) from None
     res.options = result_options(options, layout)
     return res
 

@@ -24,10 +24,9 @@ def cpu_count() -> int:
 
 def compute_threads() -> int:
     """``$FERS_THREADS`` (a positive integer) or :func:`cpu_count`."""
-    env = os.environ.get("FERS_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return cpu_count()
+    from fers.settings import settings
+
+    return settings().threads or cpu_count()
 
 
 @lru_cache(maxsize=1)

@@ -41,7 +41,7 @@ def _left(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-def test_npz_write_error_exits_2_and_leaves_nothing(tmp_path, capsys, cube_file, monkeypatch):
+def test_npz_write_error_exits_4_and_leaves_nothing(tmp_path, capsys, cube_file, monkeypatch):
     def full_disk(self, path, gt=None):
         with open(path, "wb") as f:
             f.write(b"PK\x03\x04 half a zip")
@@ -50,7 +50,7 @@ def test_npz_write_error_exits_2_and_leaves_nothing(tmp_path, capsys, cube_file,
     monkeypatch.setattr(DetectResult, "save_npz", full_disk)
     out = tmp_path / "out"
     code, err = _run(capsys, cube_file, "--out", out / "maps.tif", "--out", out / "maps.npz")
-    assert code == 2
+    assert code == 4  # FersResourceError: the disk is full
     line = err.strip().splitlines()[-1]
     assert line.startswith("fers: error: ") and "No space left on device" in line and "maps.npz" in line
     assert _left(out) == []
@@ -70,7 +70,7 @@ def test_geotiff_that_does_not_read_back_is_not_kept(tmp_path, capsys, cube_file
     out = tmp_path / "out"
     code, err = _run(capsys, cube_file, "--out", out / "maps.npz", "--out", out / "maps.tif",
                      "--out", out / "objects.geojson")
-    assert code == 2
+    assert code == 4  # FersResourceError: the written file is broken
     assert "does not read back" in err and "maps.tif" in err
     assert _left(out) == []  # the .npz written before it is not kept either
     monkeypatch.setattr(outputs, "_write_tiff", real)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fers import budget, progress
-from fers.errors import FersInputError
+from fers.errors import FersInputError, FersResourceError
 from fers.pipeline import detect, plan_request
 
 
@@ -33,11 +33,11 @@ def test_paths_chosen_from_shapes(fresh_process):
     assert plan_request((1000, 1000, 200), memmap=True) is True  # flight-line scene: streamed
     # under 1 Mpixel but too big for memory with the models: streamed instead of refused
     assert plan_request((700, 1000, 100), resident=700 * 1000 * 100 * 4, gt=True) is True
-    with pytest.raises(FersInputError, match="crop the scene to about"):  # the AE never streams
+    with pytest.raises(FersResourceError, match="crop the scene to about"):  # the AE never streams
         plan_request((900, 1000, 205), resident=900 * 1000 * 205 * 4, detector="ae")
-    with pytest.raises(FersInputError, match=r"100000000 bands.*select fewer bands"):
+    with pytest.raises(FersResourceError, match=r"100000000 bands.*select fewer bands"):
         plan_request((30, 20, 12), resident=30 * 20 * 12 * 4, bands="100000000")
-    with pytest.raises(FersInputError) as info:
+    with pytest.raises(FersResourceError) as info:
         plan_request((5000, 5000, 3), resident=5000 * 5000 * 3 * 4)
     msg = str(info.value)
     assert "5000x5000 pixels x 50 bands" in msg and "bands 'all' (plain RX" in msg and "\n" not in msg
@@ -45,11 +45,11 @@ def test_paths_chosen_from_shapes(fresh_process):
 
 
 def test_a_budget_refusal_says_what_fits(fresh_process):
-    with pytest.raises(FersInputError) as info:
+    with pytest.raises(FersResourceError) as info:
         plan_request((5000, 5000, 3), resident=5000 * 5000 * 3 * 4)
     side = int(str(info.value).split("crop the scene to about ")[1].split("x")[0])
     plan_request((side, side, 3), resident=side * side * 3 * 4)  # the advice holds
-    with pytest.raises(FersInputError):
+    with pytest.raises(FersResourceError):
         plan_request((side + 50, side + 50, 3), resident=(side + 50) ** 2 * 3 * 4)
 
 

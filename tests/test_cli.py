@@ -187,8 +187,9 @@ def test_tiny_constant_and_empty_cubes(tmp_path, rng):
     r = run_fers("detect", tmp_path / "nan.npy")
     assert f"{tmp_path / 'nan.npy'}: every pixel is no-data (NaN/Inf)" in _one_error_line(r)
 
-def _refused_fast(*args, env=None, limit_s=2.0):
-    """Run the CLI; it must exit 2 within ``limit_s`` with one ``fers: error:`` line (no traceback)."""
+def _refused_fast(*args, env=None, limit_s=2.0, code=4):
+    """Run the CLI; it must exit ``code`` (4: a memory refusal, :mod:`fers.errors`) within ``limit_s``
+    with one ``fers: error:`` line (no traceback)."""
     import os
     import time
 
@@ -197,7 +198,7 @@ def _refused_fast(*args, env=None, limit_s=2.0):
                        timeout=120, env={**os.environ, **(env or {})})
     took = time.perf_counter() - t
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("fers: error:")]
-    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == code and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert took < limit_s, f"took {took:.1f} s"
     return lines[0]
 

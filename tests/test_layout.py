@@ -1,5 +1,6 @@
 """The layout shows the architecture: no import cycle, no upward import, inference never imports the
-training or export code (static check of every ``import`` in ``fers/``, lazy ones included)."""
+training or export code -- ``training/``, ``export/`` or the export-only subpackage ``fers.export`` --
+(static check of every ``import`` in ``fers/``, lazy ones included)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # a module may import its own layer or lower ones (the package __init__ and __main__ are the top)
 LAYERS = [
-    ("fers._version", "fers.errors", "fers.notes", "fers.cache", "fers.memmap", "fers.budget", "fers.progress", "fers.threads"),
+    ("fers._version", "fers.errors", "fers.notes", "fers.settings", "fers.cache", "fers.memmap", "fers.budget", "fers.progress", "fers.threads"),
     ("fers.bands", "fers.normalize", "fers.nodata", "fers.metrics", "fers.methods", "fers.result", "fers.io",
      "fers.detectors",
      "fers.models"),
@@ -18,7 +19,10 @@ LAYERS = [
     ("fers.pipeline", "fers.scenes", "fers.outputs"),
     ("fers.batch",),
     ("fers.cli", "fers.ui", "fers.__main__", "fers"),
+    ("fers.export",),  # export only: above everything at run time, so nothing there may import it
 ]
+# the one door from inference into fers.export (a user's .pt on the ONNX backend, exported on first use)
+EXPORT_DOOR = {("fers.enhance.first_use", "fers.export.exporter")}
 
 
 def _modules() -> dict:
@@ -88,4 +92,49 @@ def test_no_upward_import_and_no_training_or_export_code():
     for name, edges in _imports(mods).items():
         assert not edges & {"training", "export"}, f"{name} imports training/ or export/ code"
         for t in edges & set(mods):
+            if (name, t) in EXPORT_DOOR:
+                continue
             assert _layer(t) <= _layer(name), f"upward import: {name} (layer {_layer(name)}) -> {t} ({_layer(t)})"
+
+
+def test_inference_never_imports_fers_export():
+    """Only ``fers.export`` itself and the one door import it; the door's import is lazy."""
+    mods = _modules()
+    for name, edges in _imports(mods).items():
+        if name.startswith("fers.export"):
+            continue
+        for t in edges:
+            if t.startswith("fers.export"):
+                assert (name, t) in EXPORT_DOOR, f"{name} imports the export-only {t}"
+    door = ast.parse(mods["fers.enhance.first_use"].read_text())
+    top = [n for n in door.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not any("fers.export" in ast.dump(n) for n in top), "the door imports fers.export at module level"
+
+
+def test_only_the_settings_module_reads_the_environment():
+    """``os.environ``, ``os.getenv``, ``os.putenv`` and ``from os import environ`` appear only in
+    ``fers/settings.py`` (and ``app.py`` reads nothing either)."""
+    found = []
+    for p in [*(REPO / "fers").rglob("*.py"), REPO / "app.py"]:
+        if p == REPO / "fers" / "settings.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv", "unsetenv"):
+                found.append(f"{p.relative_to(REPO)}:{node.lineno} {node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module == "os" and any(
+                    a.name in ("environ", "getenv", "putenv") for a in node.names):
+                found.append(f"{p.relative_to(REPO)}:{node.lineno} from os import")
+    assert not found, "read the environment through fers.settings: " + ", ".join(found)
+
+
+def test_packaging_installs_only_fers_and_knows_no_shared_folder():
+    """``pip install`` ships the ``fers`` package alone (``training/`` and ``export/`` are run from a
+    checkout), and no module of it builds a path into the project's ``../shared`` folder."""
+    import tomllib
+
+    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert find["include"] == ["fers*"]
+    for p in (REPO / "fers").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert node.value != "shared" and "../shared" not in node.value, f"{p.relative_to(REPO)}:{node.lineno}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -90,7 +89,6 @@ def test_method_subset_and_band_range(scene, fake):
 
 
 def test_missing_model_is_a_note_not_an_error(scene, monkeypatch, tmp_path):
-    import fers.models.checkpoint as ck
 
     monkeypatch.setenv("FERS_WEIGHTS", str(tmp_path))
     fers.enhance._ENHANCERS.clear()

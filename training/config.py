@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fers.enhance.paths import cache_dir
+from fers.models.backbones import IMAGENET_LAYER1_FILE
+from fers.settings import adopt, settings
+
+REPO = Path(__file__).resolve().parents[1]
+# torchvision's ImageNet layer1 of wide_resnet101_2 for --backbone-weights imagenet: $FERS_IMAGENET_LAYER1,
+# else this file of the project's shared folder beside the checkout (the package itself knows no such path)
+SHARED_IMAGENET_LAYER1 = REPO.parent / "shared" / "weights" / "imagenet" / IMAGENET_LAYER1_FILE
 
 # Scratch outputs (background patches, training runs) live in the user cache, never in the repository.
 RUNS_DIR = cache_dir() / "runs"
@@ -91,12 +98,14 @@ def add_common_args(ap) -> None:
     ap.add_argument("--out", type=Path, default=None)
 
 
-def run_config(a, stage: str, **extra) -> "RunConfig":
+def run_config(a, stage: str, **extra) -> RunConfig:
     """A :class:`RunConfig` from parsed :func:`add_common_args` options plus stage-specific fields."""
     from dataclasses import asdict
 
     from training.spectral_aug import SpectralAugConfig
 
+    if settings().imagenet_layer1 is None:
+        adopt(imagenet_layer1=SHARED_IMAGENET_LAYER1)
     spec = {} if a.no_spectral_aug else asdict(SpectralAugConfig())
     return RunConfig(stage=stage, n_bands=a.bands, backbone=a.backbone, backbone_weights=a.backbone_weights,
                      data=DataConfig(a.data, a.sensor, a.patch, augment=not a.no_augment, spectral_aug=spec),

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
-from fers.enhance.export import file_sha256
+from fers.export.exporter import file_sha256
 from fers.models.checkpoint import load_checkpoint_dict
 
 

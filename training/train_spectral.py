@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from training.data import batch_maker, load_splits
 from fers.bands import ADAPTER_RULE
 from fers.models.checkpoint import round_frozen_to_fp16
 from fers.models import FERDConfig, FERDNet, SpeFENConfig
-from fers.enhance.export import file_sha256
+from fers.export.exporter import file_sha256
 from fers.models.backbones import IMAGENET_LAYER1_PROVENANCE, WIDE_LAYER1, imagenet_layer1_path
 from fers.normalize import NORMALIZATION
 from training.losses import stage1_loss

@@ -18,7 +18,7 @@ only one chunk (plus the ``(B, B)`` statistics) is in memory at a time.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

@@ -6,14 +6,15 @@ An enhancer has ``.n_bands``, ``.config`` and ``.enhance(h (H, W, N)) -> (F_spe,
 * ``torch``: :class:`fers.enhance.torch_backend.TorchEnhancer` on a ``.pt`` checkpoint;
 * ``onnx``: :class:`fers.enhance.onnx_backend.OnnxEnhancer` on the two ``.onnx`` files (no torch).
 
-File locations: :mod:`fers.enhance.paths`; exporting: :mod:`fers.enhance.export` (explicit only).
+File locations: :mod:`fers.enhance.paths`; exporting: :mod:`fers.export` (not imported at
+run time, except through :func:`fers.enhance.first_use.export_on_first_use`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError, FersModelError
 
 BACKENDS = ("auto", "torch", "onnx")
 _ENHANCERS: dict = {}
@@ -41,7 +42,7 @@ def resolve_backend(backend: str, weights=None) -> str:
     return "torch" if has_torch else "onnx"
 
 
-class ModelUnavailable(FersInputError):
+class ModelUnavailable(FersModelError):
     """No trained enhancer for this band count / backend (weights or backend module missing)."""
 
 
@@ -70,11 +71,11 @@ def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_miss
             from fers.enhance.onnx_backend import OnnxEnhancer
 
             if weights or build_missing:
-                from fers.enhance.export import ensure_onnx
+                from fers.enhance.first_use import export_on_first_use
 
                 try:
-                    paths = list(ensure_onnx(n_bands, checkpoint=ckpt))
-                except FersInputError as e:
+                    paths = list(export_on_first_use(n_bands, ckpt))
+                except FersError as e:
                     raise ModelUnavailable(str(e)) from None
             else:
                 paths = list(find_onnx(n_bands))
@@ -86,8 +87,8 @@ def make_enhancer(n_bands: int, backend: str = "torch", weights=None, build_miss
         raise ModelUnavailable(f"no {backend} model for {n_bands} bands (missing {', '.join(missing)})")
     try:
         enh = factory()
-    except FersInputError:
-        raise
+    except FersInputError as e:  # a broken or mismatched model file
+        raise FersModelError(str(e)) from None
     except (ImportError, OSError, RuntimeError, ValueError, KeyError) as e:
         raise ModelUnavailable(f"cannot load the {backend} model for {n_bands} bands: {type(e).__name__}: {e}"
                                ) from None

@@ -28,6 +28,7 @@ import numpy as np
 
 from fers.enhance.inputs import MIN_SIZE, check_enhance_input  # noqa: F401  (MIN_SIZE: public)
 from fers.errors import FersInputError
+from fers.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def session_options(threads: int | None = None):
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    threads = threads if threads is not None else int(os.environ.get("FERS_ORT_THREADS", "0") or 0)
+    threads = threads if threads is not None else (settings().ort_threads or 0)
     if threads > 0:
         so.intra_op_num_threads = threads
     so.log_severity_level = 3  # errors only
@@ -135,7 +136,7 @@ def make_session(path, providers=None, threads: int | None = None):
 
     so = session_options(threads)
     path = str(path)
-    if providers is None and os.environ.get("FERS_ORT_PROVIDERS", "").lower() == "cpu":
+    if providers is None and (settings().ort_providers or "").lower() == "cpu":
         providers = [CPU]
     if providers is not None:
         return ort.InferenceSession(path, so, providers=list(providers))

@@ -9,19 +9,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
+
 from fers.cache import cache_dir  # noqa: F401  (the cache folder's one home; re-used here)
+from fers.settings import settings
 
 REPO_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
 
 def weights_dir() -> Path:
     """The folder holding ``fers_b{N}.pt`` and ``onnx/``."""
-    env = os.environ.get("FERS_WEIGHTS")
+    env = settings().weights
     if env:
-        return Path(env)
+        return env
     installed = Path(sys.prefix) / "share" / "fers" / "weights"
     if not REPO_WEIGHTS.is_dir() and installed.is_dir():
         return installed

@@ -6,7 +6,7 @@ target name still fits the file system's name limit), and on :meth:`Staging.comm
 staged file onto its target with :func:`os.replace` (atomic within a folder). Any failure -- a
 writer's error, a check that finds a truncated file, a rename that fails -- removes every
 temporary file and every target already renamed in this commit, and becomes one
-:class:`~fers.errors.FersInputError` line: nothing half-written is left behind.
+:class:`~fers.errors.FersResourceError` line: nothing half-written is left behind.
 
 The checks (:func:`check_written`) re-open each file the way a user would: a ``.npz`` must pass
 its zip CRCs and hold ``meta``; a GeoTIFF must open in GDAL with the expected band count and
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fers.errors import FersInputError
+from fers.errors import FersResourceError
 
 TEMP_PREFIX = ".fers-"
 
@@ -48,7 +48,7 @@ def name_too_long(path: Path) -> str | None:
 
 
 def check_written(kind: str, path: Path, target: Path, bands: int | None = None) -> None:
-    """Re-open a just-written (temporary) file ``path``; FersInputError naming ``target`` when it
+    """Re-open a just-written (temporary) file ``path``; FersResourceError naming ``target`` when it
     is not whole. ``kind``: ``npz``, ``geotiff`` (``bands``: the band count expected) or ``geojson``."""
     try:
         if kind == "npz":
@@ -75,7 +75,7 @@ def check_written(kind: str, path: Path, target: Path, bands: int | None = None)
                 raise ValueError("not a GeoJSON FeatureCollection")
     except Exception as e:  # noqa: BLE001 - whatever the reader says, the file is not whole
         msg = " ".join(str(e).replace(str(path), target.name).replace(path.name, target.name).split())[:200]
-        raise FersInputError(f"the written file does not read back ({type(e).__name__}: {msg}); nothing was kept",
+        raise FersResourceError(f"the written file does not read back ({type(e).__name__}: {msg}); nothing was kept",
                              target) from None
 
 
@@ -101,7 +101,7 @@ class Staging:
             for t in done:
                 t.unlink(missing_ok=True)
             self.discard()
-            raise FersInputError(f"cannot rename the finished output into place: {e.strerror or e}; "
+            raise FersResourceError(f"cannot rename the finished output into place: {e.strerror or e}; "
                                  "nothing was kept", target) from None
         self.pairs = []
 

@@ -43,17 +43,33 @@ SCENE_META = ("nodata", "nodata_source", "wavelengths", "fwhm", "bad_bands", "ge
 
 @dataclass
 class Scene:
-    """A loaded scene: ``cube (H, W, B)`` float32 (a read-only memmap in the stored dtype when
-    loaded with ``mmap=True``), ``gt (H, W)`` bool or None, ``wavelengths (B,)`` in nm or None.
+    """A loaded scene (what :func:`load_cube` returns).
 
-    ``bad_bands (B,)`` bool (True = the file marks the band bad: ENVI ``bbl`` 0, EMIT
-    ``good_wavelengths`` 0, ...) or None; ``fwhm (B,)`` in nm or None; ``georef``: a
-    :class:`fers.io.georef.Georef` or None (the output maps then carry no map coordinates).
-
-    ``nodata``: the no-data value in effect (pass it on as ``fers.detect(..., nodata=scene.nodata)``:
-    an in-memory cube already has NaN there, a memory map does not). ``info``: how the file was read
-    (``format``, ``source_dtype``, ``masked_pixels``, ``nodata`` and ``nodata_source``; ENVI
-    ``byte_order``, ``interleave``, ``data_type``; TIFF ``layout``; ``.mat`` ``key``, ``gt_key``)."""
+    Attributes
+    ----------
+    cube : numpy.ndarray
+        ``(H, W, B)`` float32 (a read-only memmap in the stored dtype when loaded with ``mmap=True``).
+    gt : numpy.ndarray or None
+        ``(H, W)`` bool ground truth.
+    wavelengths : numpy.ndarray or None
+        ``(B,)`` band centres in nm.
+    name, path
+        The scene's name (the file stem) and file.
+    info : dict
+        How the file was read (``format``, ``source_dtype``, ``masked_pixels``, ``nodata`` and
+        ``nodata_source``; ENVI ``byte_order``, ``interleave``, ``data_type``; TIFF ``layout``; ``.mat``
+        ``key``, ``gt_key``).
+    nodata : float or None
+        The no-data value in effect; pass it on as ``fers.detect(..., nodata=scene.nodata)`` (an
+        in-memory cube already has NaN there, a memory map does not).
+    bad_bands : numpy.ndarray or None
+        ``(B,)`` bool, True where the file marks the band bad (ENVI ``bbl`` 0, EMIT
+        ``good_wavelengths`` 0, ...).
+    fwhm : numpy.ndarray or None
+        ``(B,)`` band widths in nm.
+    georef : fers.io.georef.Georef or None
+        Map coordinates (None: the output maps carry none).
+    """
 
     cube: np.ndarray
     gt: np.ndarray | None
@@ -130,13 +146,35 @@ def load_cube(path, key=None, gt_path=None, gt_key=None, layout=None, mmap=False
               nodata=None) -> Scene:
     """Read a cube file (any reader of :mod:`fers.io.registry`) -> :class:`Scene` with ``cube (H, W, B)``.
 
-    key/gt_key: variable names inside a ``.mat`` (auto-detected when None). gt_path: a separate
-    ground-truth file (``.png``/``.mat``/``.npy``/``.tif``); for ``.mat`` cubes an in-file GT is used
-    when no gt_path is given. layout: ``"bands_first"`` / ``"bands_last"``, TIFF only (see
-    :func:`fers.io.tiff.tiff_band_axis`). mmap: memory-map ``.npy``/ENVI/TIFF instead of loading
-    (the cube then keeps its stored dtype; with a no-data value it is read into memory unless its
-    float32 copy exceeds ``fers.memmap.LARGE_MEMMAP_BYTES``). max_bytes: refuse larger
-    files/arrays. nodata: the no-data value (overrides the file's own); masked pixels become NaN.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The cube file: any format of the reader registry (``fers.io.formats_text()``).
+    key, gt_key : str, optional
+        Variable names inside a ``.mat`` (auto-detected when None).
+    gt_path : str or os.PathLike, optional
+        A separate ground-truth file (``.png``/``.mat``/``.npy``/``.tif``); for ``.mat`` cubes an
+        in-file GT is used when none is given.
+    layout : {"bands_first", "bands_last"}, optional
+        TIFF only: where the band axis is (see :func:`fers.io.tiff.tiff_band_axis`).
+    mmap : bool, optional
+        Memory-map ``.npy``/ENVI/TIFF instead of loading: the cube then keeps its stored dtype; with a
+        no-data value it is read into memory unless its float32 copy exceeds
+        ``fers.memmap.LARGE_MEMMAP_BYTES``.
+    max_bytes : int, optional
+        Refuse larger files/arrays.
+    nodata : float, optional
+        The no-data value (overrides the file's own); masked pixels become NaN.
+
+    Returns
+    -------
+    Scene
+        ``cube (H, W, B)`` float32 (or the memory map), ``gt (H, W)`` bool or None, the band metadata.
+
+    Raises
+    ------
+    FersInputError
+        The file is missing, unreadable or not a valid cube (one line naming it).
     """
     path = Path(path)
     reader = _reader_of(path)

@@ -23,7 +23,7 @@ exceeds its receptive-field radius.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

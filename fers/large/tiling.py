@@ -23,7 +23,7 @@ An image no larger than ``tile`` is processed as a single tile (identical to unt
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -2,10 +2,11 @@
 
 ``init="none"``: torchvision's random initialisation (seed it with ``torch.manual_seed`` first).
 ``init="imagenet"``: torchvision's ImageNet weights from the local torch hub cache, or downloaded;
-when that is impossible a :class:`~fers.errors.FersInputError` says so (never a silent fallback).
+when that is impossible a :class:`~fers.errors.FersModelError` says so (never a silent fallback).
 For the Spe-FEN only ``layer1`` is needed: :func:`build_layer1` builds just that stage, and for
 ``wide_resnet101_2`` reads torchvision's ImageNet ``layer1`` from a local file
-(``$FERS_IMAGENET_LAYER1``, default ``../shared/weights/imagenet/`` beside the repository).
+(``$FERS_IMAGENET_LAYER1``, default ``<user cache>/imagenet/``; training sets it, see
+``training/config.py``).
 Shipped checkpoints carry the tensors themselves, so inference never needs that file.
 
 Freezing (paper: frozen encoder in stage 1, frozen ResNet-34 in stage 2) means
@@ -14,13 +15,12 @@ Freezing (paper: frozen encoder in stage 1, frozen ResNet-34 in stage 2) means
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from fers.errors import FersInputError
+from fers.errors import FersInputError, FersModelError
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "wide_resnet50_2", "wide_resnet101_2")
 INITS = ("none", "imagenet")
@@ -42,7 +42,7 @@ def build_resnet(name: str, init: str = "none") -> nn.Module:
     except Exception as exc:  # no internet and no cached file, corrupt cache, ...
         import torch.hub
 
-        raise FersInputError(
+        raise FersModelError(
             f"cannot load ImageNet weights for {name} ({type(exc).__name__}: {exc}); put "
             f"{weights.url.rsplit('/', 1)[-1]} into {torch.hub.get_dir()}/checkpoints or use "
             f"--backbone-weights none"
@@ -58,10 +58,10 @@ IMAGENET_LAYER1_PROVENANCE = ("torchvision wide_resnet101_2 IMAGENET1K_V1, layer
 
 def imagenet_layer1_path() -> Path:
     """Where the local ImageNet ``layer1`` file is looked for (``$FERS_IMAGENET_LAYER1`` first)."""
-    env = os.environ.get("FERS_IMAGENET_LAYER1")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "weights" / "imagenet" / IMAGENET_LAYER1_FILE
+    from fers.cache import cache_dir
+    from fers.settings import settings
+
+    return settings().imagenet_layer1 or cache_dir() / "imagenet" / IMAGENET_LAYER1_FILE
 
 
 def _wide_layer1() -> nn.Sequential:
@@ -82,7 +82,7 @@ def build_layer1(name: str, init: str = "none") -> nn.Sequential:
     if init == "imagenet":
         path = imagenet_layer1_path()
         if not path.is_file():
-            raise FersInputError(f"ImageNet layer1 of {name} not found; set FERS_IMAGENET_LAYER1", path)
+            raise FersModelError(f"ImageNet layer1 of {name} not found; set FERS_IMAGENET_LAYER1", path)
         sd = torch.load(path, map_location="cpu", weights_only=True)
         layer1.load_state_dict({k.removeprefix("layer1."): v for k, v in sd.items()}, strict=True)
     elif init not in INITS:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from fers.bands import ADAPTER_RULE
-from fers.errors import FersInputError
+from fers.errors import FersError, FersModelError
 from fers.models.spa_fen import SpaFEN, SpaFENConfig
 from fers.models.spe_fen import SpeFEN, SpeFENConfig
 from fers.normalize import NORMALIZATION
@@ -100,29 +100,29 @@ def save_fens(path, spe: SpeFEN, spa: SpaFEN | None, config: dict) -> Path:
 
 def load_checkpoint_dict(path, fmt: str = FORMAT, keys=("config", "spe_fen")) -> dict:
     """Read a checkpoint of format ``fmt`` holding ``keys`` (weights only, no pickled code); any problem
-    -> one-line :class:`FersInputError`. The training scripts read their stage-1 files through it too."""
+    -> one-line :class:`~fers.errors.FersModelError`. The training scripts read their stage-1 files through it too."""
     path = Path(path)
     if not path.is_file():
-        raise FersInputError("checkpoint not found", path)
+        raise FersModelError("checkpoint not found", path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise FersInputError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
+        raise FersModelError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
     if not isinstance(blob, dict) or blob.get("format") != fmt:
-        raise FersInputError(f"not a FERS checkpoint (expected format {fmt})", path)
+        raise FersModelError(f"not a FERS checkpoint (expected format {fmt})", path)
     for key in keys:
         if key not in blob:
-            raise FersInputError(f"checkpoint lacks '{key}'", path)
+            raise FersModelError(f"checkpoint lacks '{key}'", path)
     return blob
 
 
 def checkpoint_bands(path) -> int:
-    """Band count of a FERS checkpoint (one-line :class:`FersInputError` when it is not one)."""
+    """Band count of a FERS checkpoint (one-line :class:`~fers.errors.FersModelError` when it is not one)."""
     cfg = load_checkpoint_dict(path, keys=("config",))["config"]
     try:
         return int(cfg["n_bands"])
     except (KeyError, TypeError, ValueError):
-        raise FersInputError("checkpoint config has no band count", path) from None
+        raise FersModelError("checkpoint config has no band count", path) from None
 
 
 def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN | None, dict]:
@@ -131,7 +131,7 @@ def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN | None, dict]:
     blob = load_checkpoint_dict(path)
     config = blob["config"]
     if config.get("spa") is not None and "spa_fen" not in blob:
-        raise FersInputError("checkpoint lacks 'spa_fen'", path)
+        raise FersModelError("checkpoint lacks 'spa_fen'", path)
     try:
         spe, spa = build_fens(config)
         for net, key in ((spe, "spe_fen"), (spa, "spa_fen")):
@@ -139,9 +139,9 @@ def load_fens(path, device="cpu") -> tuple[SpeFEN, SpaFEN | None, dict]:
                 continue
             sd = {k: (v.float() if v.is_floating_point() else v) for k, v in blob[key].items()}
             net.load_state_dict(sd, strict=True)
-    except FersInputError:
+    except FersError:
         raise
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise FersInputError(f"checkpoint does not match its config ({type(exc).__name__}: {msg[:160]})", path) from None
+        raise FersModelError(f"checkpoint does not match its config ({type(exc).__name__}: {msg[:160]})", path) from None
     return spe.to(device).eval(), (spa.to(device).eval() if spa is not None else None), config

@@ -28,7 +28,7 @@ class SpeFENConfig:
     pad: int = 4
     fpl_hidden: int = 0  # 0 -> paper rule (256 if n_bands > 128 else 128)
 
-    def resolved(self) -> "SpeFENConfig":
+    def resolved(self) -> SpeFENConfig:
         d = asdict(self)
         d["fpl_hidden"] = self.fpl_hidden or fpl_hidden(self.n_bands)
         return SpeFENConfig(**d)

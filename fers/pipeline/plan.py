@@ -19,7 +19,7 @@ from fers import methods as M
 from fers.bands import BandSpec, choose_bands, parse_band_spec, planned_bands
 from fers.detectors import Detector, get
 from fers.enhance import model_available, resolve_backend
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError, with_path
 from fers.pipeline.options import DetectOptions
 
 RX_ALL_BANDS_MAX_PIXELS = 250_000  # the extra all-band RX reference is computed on scenes up to this size
@@ -134,8 +134,8 @@ def check_file_request(path, key=None, gt_path=None, gt_key=None, mmap: bool = F
     try:
         plan_request(shape, 0 if mapped else shape[0] * shape[1] * shape[2] * 4, mapped,
                      gt_path is not None or head.fmt == "mat", **options)
-    except FersInputError as e:
-        raise FersInputError(str(e), path if e.path is None else None) from None
+    except FersError as e:
+        raise with_path(e, path) from None
 
 
 def _weights_bands(weights) -> int:

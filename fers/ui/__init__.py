@@ -6,7 +6,6 @@ Files: ``layout`` (page and wiring), ``callbacks`` (event handlers -> ``gr.Error
 ``tempdirs`` (the only place the app writes).
 """
 
-import os
 import threading
 
 from fers.ui.limits import MAX_FILE_SIZE, max_file_size  # noqa: F401
@@ -29,13 +28,14 @@ def launch(server_name=None, server_port=None, local_paths: bool = False, **kwar
     queue. ``local_paths``: the checkpoint box reads server paths (never in a Space)."""
     import logging
 
+    from fers.settings import export_env, settings
     from fers.ui import worker
     from fers.ui.limits import serving
     from fers.ui.tempdirs import app_temp_root
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # matplotlib's font cache goes to our temp dir too, unless the user chose a config dir
-    os.environ.setdefault("MPLCONFIGDIR", str(app_temp_root() / "matplotlib"))
+    export_env({"MPLCONFIGDIR": str(app_temp_root() / "matplotlib")}, overwrite=False)
     from fers.ui.callbacks import EXAMPLES_DIR
 
     limits = serving()
@@ -45,8 +45,9 @@ def launch(server_name=None, server_port=None, local_paths: bool = False, **kwar
     demo = build_app(local_paths=local_paths)
     demo.queue(default_concurrency_limit=limits["workers"], max_size=limits["queue_size"])
     _stop_on_sigterm()
-    name = server_name or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
-    port = int(server_port or os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    env = settings()
+    name = server_name or env.server_name or "127.0.0.1"
+    port = int(server_port or env.server_port or 7860)
     try:
         return demo.launch(server_name=name, server_port=port, max_file_size=max_file_size(),
                            allowed_paths=[str(EXAMPLES_DIR)], **kwargs)

@@ -18,7 +18,7 @@ import fers.ui.plots as plots
 from fers import methods as M
 from fers import progress as fers_progress
 from fers.detectors import all_options
-from fers.errors import FersInputError
+from fers.errors import FersError, FersInputError
 from fers.notes import page_text
 from fers.pipeline import DetectOptions
 from fers.ui import analysis, results
@@ -62,7 +62,7 @@ def _for_page(msg) -> str:
 
 
 def user_errors(fn=None, *, page: bool = True):
-    """Decorator: FersInputError / MemoryError / anything else -> ``gr.Error`` with a one-line message,
+    """Decorator: FersError (any kind) / MemoryError / anything else -> ``gr.Error`` with a one-line message,
     escaped for the page's HTML toast (``page=True``) or plain text for the API (``page=False``)."""
     if fn is None:
         return functools.partial(user_errors, page=page)
@@ -74,7 +74,7 @@ def user_errors(fn=None, *, page: bool = True):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except FersInputError as e:
+        except FersError as e:
             raise gr.Error(line(e), duration=None, print_exception=False) from None
         except MemoryError as e:
             raise gr.Error(str(e) if str(e).startswith("not enough memory") else
@@ -142,7 +142,7 @@ def on_cube_upload(files, seen=None):
     try:
         with staged_cube(kept) as (cube, _):
             keys = _key_updates(cube, worker.run("describe_upload", cube))
-    except FersInputError as e:
+    except FersError as e:
         _discard(kept)  # refused: deleted now, not when the cache is next cleaned
         if lone_enmap:  # read as a plain GeoTIFF: raw DN, no-data bands
             raise FersInputError(f"{_plain(e)} (an EnMAP SPECTRAL_IMAGE.TIF is read with its METADATA.XML: "

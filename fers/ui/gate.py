@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import filecmp
 import logging
-import os
 from pathlib import Path
 
 from fers.errors import FersInputError
+from fers.settings import settings
 from fers.ui.tempdirs import upload_folder
 
 log = logging.getLogger("fers.app")
@@ -39,7 +39,7 @@ def refusal(what: str) -> FersInputError:
 def set_local_paths(on: bool) -> bool:
     """Turn local mode (server paths for checkpoints) on or off; never on in a Space. Returns the mode."""
     global _LOCAL_PATHS
-    if on and os.environ.get("SPACE_ID"):
+    if on and settings().space_id:
         log.warning("--local-paths ignored: this is a Hugging Face Space (SPACE_ID is set)")
         on = False
     _LOCAL_PATHS = bool(on)

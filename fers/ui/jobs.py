@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fers.errors import FersInputError
+from fers.errors import FersError, with_path
 from fers.ui.inputs import AUTO, NONE, band_summary, check_upload, load_scene, mat_key_choices, upload_scene, \
     wavelength_text
 from fers.ui.tempdirs import trim_memory
@@ -71,7 +71,7 @@ def detect_upload(cube_path, cube_key, gt_path, gt_key, options):
     try:
         result = detect(scene.cube, scene.gt, wavelengths=scene.wavelengths, bad_bands=scene.bad_bands,
                         options=options.with_(name=scene.name, nodata=scene.nodata))
-    except FersInputError as e:
-        raise FersInputError(str(e), Path(cube_path).name if e.path is None else None) from None
+    except FersError as e:
+        raise with_path(e, Path(cube_path).name) from None
     result.seconds = {"load": load_s, **result.seconds}
     return scene, result

@@ -15,6 +15,9 @@
 * ``CACHE_AGE``: uploads and the files Gradio serves are deleted this many seconds after they were made
   (``gr.Blocks(delete_cache=...)``, checked every ``min(age, 600)`` s, and all of them when the server
   stops). Override with ``FERS_APP_CACHE_AGE``.
+
+Every variable is read through :mod:`fers.settings` (table: docs/settings.md); a value that does not
+parse is refused with one line naming the variable.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import os
 
 from fers.errors import FersInputError
+from fers.settings import settings
 
 MAX_FILE_SIZE = "500MB"
 DEFAULT_MAX_CUBE_VALUES = 40_000_000
@@ -32,26 +36,18 @@ DEFAULT_CACHE_AGE = 3600
 
 def cache_cleanup() -> tuple[int, int]:
     """``(frequency, age)`` in seconds for ``gr.Blocks(delete_cache=...)`` (``FERS_APP_CACHE_AGE``)."""
-    raw = os.environ.get("FERS_APP_CACHE_AGE", "").strip()
-    try:
-        age = max(1, int(raw)) if raw else DEFAULT_CACHE_AGE
-    except ValueError:
-        age = DEFAULT_CACHE_AGE
+    age = settings().app_cache_age or DEFAULT_CACHE_AGE
     return min(age, 600), age
 
 
 def max_file_size() -> str:
     """The active upload limit (environment override ``FERS_APP_MAX_FILE_SIZE``)."""
-    return os.environ.get("FERS_APP_MAX_FILE_SIZE", "").strip() or MAX_FILE_SIZE
+    return settings().app_max_file_size or MAX_FILE_SIZE
 
 
 def max_cube_values() -> int:
     """The active ``H * W * B`` limit (environment override ``FERS_APP_MAX_VALUES``)."""
-    raw = os.environ.get("FERS_APP_MAX_VALUES", "").strip()
-    try:
-        return int(raw) if raw else DEFAULT_MAX_CUBE_VALUES
-    except ValueError:
-        return DEFAULT_MAX_CUBE_VALUES
+    return settings().app_max_values or DEFAULT_MAX_CUBE_VALUES
 
 
 def check_cube_size(shape, name: str) -> None:
@@ -76,25 +72,13 @@ DEFAULT_TIME_LIMIT_S = 300.0
 DEFAULT_QUEUE_SIZE = 16
 
 
-def _env_number(name: str, default, cast, low):
-    raw = os.environ.get(name, "").strip()
-    try:
-        return max(low, cast(raw)) if raw else default
-    except ValueError:
-        return default
-
-
 def serving() -> dict:
     """``workers``, ``time_limit`` (s), ``queue_size`` and ``worker_memory`` (bytes) of the served app,
-    from the environment (module docstring)."""
-    from fers.budget import max_memory, parse_size
+    from the environment (module docstring; :mod:`fers.settings`)."""
+    from fers.budget import max_memory
 
-    raw = os.environ.get("FERS_APP_WORKER_MEMORY", "").strip()
-    try:
-        memory = parse_size(raw) if raw else max_memory()
-    except ValueError:
-        memory = max_memory()
-    return {"workers": _env_number("FERS_APP_WORKERS", DEFAULT_WORKERS, int, 1),
-            "time_limit": _env_number("FERS_APP_TIME_LIMIT", DEFAULT_TIME_LIMIT_S, float, 1.0),
-            "queue_size": _env_number("FERS_APP_QUEUE_SIZE", DEFAULT_QUEUE_SIZE, int, 1),
-            "worker_memory": memory}
+    s = settings()
+    return {"workers": s.app_workers or DEFAULT_WORKERS,
+            "time_limit": max(1.0, s.app_time_limit or DEFAULT_TIME_LIMIT_S),
+            "queue_size": s.app_queue_size or DEFAULT_QUEUE_SIZE,
+            "worker_memory": s.app_worker_memory or max_memory()}

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 import queue
 import threading
 from multiprocessing.connection import Connection
 
-from fers.errors import FersInputError
+from fers import errors
+from fers.errors import FersError, kind_of
+from fers.settings import export_env
 
 log = logging.getLogger("fers.app")
 
@@ -77,10 +78,10 @@ def _limit_heap(data_limit: int) -> None:
 
 def _serve(conn: Connection, data_limit: int, env: dict) -> None:
     """The worker's loop: warm imports, limit the heap, then ``(job, args, kwargs)`` -> ``(kind, value, rss)``
-    with kind ``ok`` (the job's result), ``input`` (a FersInputError's line), ``memory`` or ``error``."""
+    with kind ``ok`` (the job's result), ``fers`` (a FersError's kind and line), ``memory`` or ``error``."""
     import tempfile
 
-    os.environ.update(env)
+    export_env(env)
     tempfile.tempdir = None  # TMPDIR is read again
     from fers.ui import jobs
 
@@ -97,8 +98,8 @@ def _serve(conn: Connection, data_limit: int, env: dict) -> None:
         name, args, kwargs = msg
         try:
             out = ("ok", job(name)(*args, **kwargs))
-        except FersInputError as e:
-            out = ("input", str(e))
+        except FersError as e:
+            out = ("fers", (kind_of(e).__name__, str(e)))
         except MemoryError:
             out = ("memory", MEMORY_LINE)
         except Exception as e:  # noqa: BLE001 -- the server logs it; the page gets one line
@@ -228,8 +229,8 @@ class Pool:
                 self._idle.put(w)
         if kind == "ok":
             return value
-        if kind == "input":
-            raise FersInputError(value)
+        if kind == "fers":
+            raise getattr(errors, value[0])(value[1])
         if kind == "memory":
             raise MemoryError(value)
         log.error("detection worker: %s", value)

@@ -32,7 +32,7 @@ from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
 from fers.methods import method_maps  # noqa: E402
 from fers.normalize import normalize_cube  # noqa: E402
 from fers.enhance.onnx_backend import CPU, OnnxEnhancer  # noqa: E402
-from fers.enhance.export import ensure_onnx, export_checkpoint  # noqa: E402
+from fers.export.exporter import ensure_onnx, export_checkpoint  # noqa: E402
 
 ABU1 = REPO.parent / "shared" / "data" / "abu" / "abu-airport-1.mat"
 
@@ -72,8 +72,8 @@ def model_files(n: int, tmp: Path):
 
 
 def detector_file(pt: Path, tmp: Path) -> Path:
-    from fers.enhance.detector_graph import export_detector
-    from fers.enhance.export import OPSET
+    from fers.export.detector_graph import export_detector
+    from fers.export.exporter import OPSET
 
     return export_detector(pt, tmp, OPSET, "dynamo")
 

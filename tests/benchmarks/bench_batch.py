@@ -23,7 +23,6 @@ import resource
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from _repo import REPO
 from dask.distributed import Client, LocalCluster, get_task_stream

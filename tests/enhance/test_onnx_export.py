@@ -8,7 +8,6 @@ files it wrote.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +15,18 @@ import onnx
 import pytest
 import torch
 
-EXPORT_DIR = Path(__file__).resolve().parents[2] / "export"
-
-import fers.enhance.parity as parity  # noqa: E402  (export/parity.py)
-from export import to_onnx  # noqa: E402  (export/to_onnx.py)
+import fers.export.parity as parity
+from export import to_onnx
 from fers import __version__
-from fers.methods import DEFAULT_FUSION, METHODS  # noqa: E402
-from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER  # noqa: E402
-from fers.models.checkpoint import build_fens, default_config, save_fens  # noqa: E402
-from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
-from fers.normalize import NORMALIZATION  # noqa: E402
-from fers.enhance.onnx_backend import OnnxEnhancer  # noqa: E402
-from fers.enhance.export import OPSET, file_sha256  # noqa: E402
+from fers.methods import DEFAULT_FUSION, METHODS
+from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER
+from fers.models.checkpoint import build_fens, default_config, save_fens
+from fers.enhance.torch_backend import TorchEnhancer
+from fers.normalize import NORMALIZATION
+from fers.enhance.onnx_backend import OnnxEnhancer
+from fers.export.exporter import OPSET, file_sha256
+
+EXPORT_DIR = Path(__file__).resolve().parents[2] / "export"
 
 N_BANDS = 12
 
@@ -165,7 +164,7 @@ def test_detector_graph_outputs_every_method_on_any_size(exported):
 
 
 def test_newton_schulz_rx_matches_python_rx_on_rank_deficient_cube():
-    from fers.enhance.detector_graph import rx_newton_schulz
+    from fers.export.detector_graph import rx_newton_schulz
 
     from fers.bands import adapt_bands
     from fers.detectors.rx import rx

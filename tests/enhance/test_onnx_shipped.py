@@ -5,7 +5,6 @@ checkpoint or without ../shared/data."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,14 @@ from fers.enhance.paths import onnx_filenames, shipped_onnx_dir
 
 from tests.conftest import load_verified_scene
 
-import fers.enhance.parity as parity  # noqa: E402  (export/parity.py)
+import fers.export.parity as parity  # noqa: E402  (export/parity.py)
 
 
 def shipped_pair(tmp_dir: Path):
     """(checkpoint, [spe, spa]) for the smallest shipped model: weights/onnx/ files when they match
     the .pt, else a fresh export into ``tmp_dir`` (a clone has the .pt but not weights/onnx/)."""
     from fers.enhance.paths import shipped_checkpoint
-    from fers.enhance.export import ensure_onnx, exported_sha, file_sha256
+    from fers.export.exporter import ensure_onnx, exported_sha, file_sha256
 
     for n in SHIPPED_BAND_COUNTS:
         pt = shipped_checkpoint(n)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fers.errors import FersInputError
+from fers.errors import FersInputError, FersResourceError
 from fers.io import load_cube, registry
 from fers.io.header import Header
 from fers.io.peek import peek_cube
@@ -83,7 +83,7 @@ def test_the_memory_check_reads_a_registered_readers_header(toy, tmp_path, rng):
     from fers.pipeline import check_file_request
 
     big = _write_toy(tmp_path / "huge.toycube", rng.random((2, 2, 2)), shape=(200_000, 200_000, 100))
-    with pytest.raises(FersInputError, match="decodes to"):
+    with pytest.raises(FersResourceError, match="decodes to"):
         check_file_request(big)  # refused from the header, before the reader decodes anything
 
 

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("xarray")
 
 import fers.io.products.emit as emit  # noqa: E402
-from fers.errors import FersInputError  # noqa: E402
+from fers.errors import FersInputError, FersResourceError  # noqa: E402
 from fers.io import load_cube  # noqa: E402
 from fers.memmap import spill  # noqa: E402
 from tests.io.make_products import make_emit  # noqa: E402
@@ -31,7 +31,7 @@ def test_big_emit_cube_becomes_a_memory_map_and_leaves_nothing(tmp_path, monkeyp
 
 def test_spill_refuses_when_the_disk_is_too_small(tmp_path, monkeypatch):
     monkeypatch.setenv("FERS_CACHE", str(tmp_path))
-    with pytest.raises(FersInputError, match="needs .* GiB of disk"):
+    with pytest.raises(FersResourceError, match="needs .* GiB of disk"):
         spill((10**6, 1000, 300), lambda a, b: None, 1)
     with pytest.raises(FersInputError, match="rows 0:2 read as"):
         spill((4, 3, 2), lambda a, b: np.zeros((1, 3, 2)), 2)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from fers.models.checkpoint import build_fens, default_config, load_fens, round_frozen_to_fp16, save_fens
 from fers.enhance.torch_backend import TorchEnhancer
-from fers.errors import FersInputError
+from fers.errors import FersInputError, FersModelError
 from fers.models import FRN, FERDConfig, FERDNet, SpaFEN, SpaFENConfig, SpeFEN, SpeFENConfig, build_resnet
 
 
@@ -135,16 +135,16 @@ def test_checkpoint_round_trip_is_exact(tmp_path):
 
 
 def test_bad_checkpoints_give_one_line_errors(tmp_path):
-    with pytest.raises(FersInputError, match="not found"):
+    with pytest.raises(FersModelError, match="not found"):
         load_fens(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file at all")
-    with pytest.raises(FersInputError) as e:
+    with pytest.raises(FersModelError) as e:
         load_fens(junk)
     assert "\n" not in str(e.value) and "junk.pt" in str(e.value)
     other = tmp_path / "other.pt"
     torch.save({"x": torch.zeros(2)}, other)
-    with pytest.raises(FersInputError, match="not a FERS checkpoint"):
+    with pytest.raises(FersModelError, match="not a FERS checkpoint"):
         load_fens(other)
     spe, spa = build_fens(default_config(6, spa_backbone="resnet18"))
     path = save_fens(tmp_path / "m.pt", spe, spa, {})
@@ -152,7 +152,7 @@ def test_bad_checkpoints_give_one_line_errors(tmp_path):
     blob["config"]["n_bands"] = 7
     blob["config"]["spe"]["n_bands"] = 7
     torch.save(blob, path)
-    with pytest.raises(FersInputError, match="does not match") as e:
+    with pytest.raises(FersModelError, match="does not match") as e:
         load_fens(path)
     assert "\n" not in str(e.value)
 
@@ -189,7 +189,7 @@ def test_imagenet_weights_unavailable_fail_clearly(monkeypatch, tmp_path):
 
     monkeypatch.setattr(api, "load_state_dict_from_url", no_net)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(FersInputError, match="cannot load ImageNet weights for resnet18") as e:
+    with pytest.raises(FersModelError, match="cannot load ImageNet weights for resnet18") as e:
         build_resnet("resnet18", "imagenet")
     assert "--backbone-weights none" in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(FersInputError, match="unknown backbone"):

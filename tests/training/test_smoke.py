@@ -4,8 +4,6 @@ the background builder's rules (clean windows only, benchmark scenes refused).""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

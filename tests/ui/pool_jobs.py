@@ -30,3 +30,16 @@ def sleep(seconds: float) -> int:
 
 def pid() -> int:
     return os.getpid()
+
+
+def refuse(kind: str, message: str) -> None:
+    """Raise the :mod:`fers.errors` kind named ``kind``."""
+    from fers import errors
+
+    raise getattr(errors, kind)(message)
+
+
+def refuse_model(message: str) -> None:
+    from fers.enhance import ModelUnavailable
+
+    raise ModelUnavailable(message)

@@ -174,7 +174,6 @@ def test_mat_key_choices(tmp_path):
 def random_model_50(monkeypatch):
     """A real (random-init, seeded) 50-band torch enhancer placed in the pipeline's enhancer cache."""
     torch = pytest.importorskip("torch")
-    from fers import pipeline
     from fers.models.checkpoint import build_fens, default_config
     from fers.enhance.torch_backend import TorchEnhancer
 

@@ -53,3 +53,16 @@ def test_memory_left_behind_goes_with_its_worker():
 def test_input_errors_keep_their_line(pool):
     with pytest.raises(FersInputError, match=r"^/nonexistent/missing\.npy: file not found$"):
         pool.call("describe_upload", "/nonexistent/missing.npy")
+
+
+@pytest.mark.parametrize("kind", ["FersModelError", "FersResourceError", "ModelUnavailable"])
+def test_every_error_kind_crosses_the_process_boundary(pool, kind):
+    """A worker's FersError comes back as the same kind (a subclass as its kind), with its one line."""
+    from fers import errors
+
+    if kind == "ModelUnavailable":
+        with pytest.raises(errors.FersModelError, match="^no model$"):
+            pool.call("tests.ui.pool_jobs:refuse_model", "no model")
+        return
+    with pytest.raises(getattr(errors, kind), match="^over the budget$"):
+        pool.call("tests.ui.pool_jobs:refuse", kind, "over the budget")

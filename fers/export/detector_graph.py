@@ -18,9 +18,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from fers import methods as M
+
 ITERS = 50
 RIDGE = 1e-9
-from fers import methods as M
 
 OUTPUTS = M.METHODS  # one output per method of fers.methods, in table order
 
@@ -81,7 +82,7 @@ def export_detector(ckpt: Path, out_dir: Path, opset: int, exporter: str) -> Pat
     fusion_mult (K, H, W) float32 ."""
     import json
 
-    from fers.enhance.export import META_PREFIX, export_fen, fen_metadata, file_sha256
+    from fers.export.exporter import META_PREFIX, export_fen, fen_metadata, file_sha256
     from fers.models.checkpoint import load_fens
 
     spe, spa, config = load_fens(ckpt)

@@ -28,7 +28,7 @@ import torch
 
 from fers._version import __version__
 from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER
-from fers.errors import FersInputError
+from fers.errors import FersInputError, FersModelError
 from fers.methods import DEFAULT_FUSION, paper_default_fusion
 from fers.normalize import NORMALIZATION
 from fers.enhance.onnx_backend import INPUT_NAME, META_PREFIX, OUTPUT_NAME
@@ -196,7 +196,7 @@ def export_checkpoint(checkpoint, out_dir, opset: int = OPSET, exporter: str = "
 
     spe, spa, config = load_fens(checkpoint)
     if spa is None:
-        raise FersInputError("a Spe-FEN-only checkpoint has no ONNX pair; use the torch backend", checkpoint)
+        raise FersModelError("a Spe-FEN-only checkpoint has no ONNX pair; use the torch backend", checkpoint)
     return export_fens(spe, spa, config, out_dir, checkpoint, opset, exporter)
 
 
@@ -230,7 +230,7 @@ def ensure_onnx(n_bands: int, out_dir=None, checkpoint=None) -> tuple[Path, Path
 
     Existing files are looked for in ``out_dir``, else the shipped ONNX folder and the user cache;
     new files go to ``out_dir``, else the user cache (``fers.enhance.paths.onnx_cache_dir``).
-    Raises :class:`FersInputError` when neither the files nor the checkpoint exist.
+    Raises :class:`FersModelError` when neither the files nor the checkpoint exist.
     """
     with _LOCK:  # one export at a time when app threads ask together
         return _ensure_onnx(n_bands, out_dir, checkpoint)
@@ -245,7 +245,7 @@ def _ensure_onnx(n_bands: int, out_dir, checkpoint) -> tuple[Path, Path]:
     if not ckpt.is_file():
         if present:
             return present[0]
-        raise FersInputError(f"no model for {n_bands} bands (checkpoint and ONNX files missing)", ckpt)
+        raise FersModelError(f"no model for {n_bands} bands (checkpoint and ONNX files missing)", ckpt)
     stat = ckpt.stat()
     key = (str(ckpt), stat.st_mtime_ns, stat.st_size)
     if key in _UP_TO_DATE and all(p.is_file() for p in _UP_TO_DATE[key]):
