@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from fers.export.exporter import file_sha256
 from fers.errors import FersError, FersInputError
+from fers.export.exporter import file_sha256
 from fers.models import SpeFEN, SpeFENConfig
 from fers.models.backbones import IMAGENET_LAYER1_PROVENANCE, imagenet_layer1_path
 from fers.models.checkpoint import save_fens

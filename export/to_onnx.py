@@ -31,11 +31,11 @@ import numpy as np
 
 import fers.export.parity as parity
 from fers.bands import SHIPPED_BAND_COUNTS
-from fers.export.detector_graph import export_detector
-from fers.export.exporter import EXPORTERS, OPSET, default_exporter, export_checkpoint
 from fers.enhance.onnx_backend import OnnxEnhancer
 from fers.enhance.paths import onnx_cache_dir, shipped_checkpoint, shipped_onnx_dir
 from fers.errors import FersError, FersInputError
+from fers.export.detector_graph import export_detector
+from fers.export.exporter import EXPORTERS, OPSET, default_exporter, export_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ABU = REPO.parent / "shared" / "data" / "abu"

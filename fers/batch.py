@@ -43,10 +43,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fers.errors import FersClusterError, FersError, FersInputError, FersResourceError
 from fers.notes import cli_text
 from fers.pipeline import DetectOptions
 from fers.scenes import detect_file, precheck, scene_files
-from fers.errors import FersClusterError, FersError, FersInputError, FersResourceError
 from fers.settings import adopt, env_for, settings
 
 SUMMARY_CSV = "summary.csv"

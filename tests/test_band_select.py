@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from fers.bands import WATER_WINDOWS_NM, resolve_bands, take_bands, water_bands
-from fers.bands import parse_band_spec, planned_bands
+from fers.bands import WATER_WINDOWS_NM, parse_band_spec, planned_bands, resolve_bands, take_bands, water_bands
 from fers.errors import FersInputError
 from fers.pipeline import detect
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fers.bands import (ADAPTER_RULE, adapt_bands, nearest_model_bands, parse_band_spec, prepare_bands,
-                        select_bands)
+from fers.bands import ADAPTER_RULE, adapt_bands, nearest_model_bands, parse_band_spec, prepare_bands, select_bands
 from fers.errors import FersInputError
 from fers.normalize import NORMALIZATION, normalize_cube
 

@@ -11,8 +11,16 @@ import pytest
 
 from fers import cli
 from fers.enhance import ModelUnavailable
-from fers.errors import (EXIT_CODES, FersClusterError, FersError, FersInputError, FersModelError,
-                         FersResourceError, kind_of, with_path)
+from fers.errors import (
+    EXIT_CODES,
+    FersClusterError,
+    FersError,
+    FersInputError,
+    FersModelError,
+    FersResourceError,
+    kind_of,
+    with_path,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 KINDS = [(FersInputError, 2), (FersModelError, 3), (FersResourceError, 4), (FersClusterError, 5)]

@@ -13,14 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fers.methods import METHODS
-
+from fers.detectors.rx import rx
 from fers.enhance.paths import shipped_checkpoint
 from fers.io.cube import load_cube
+from fers.methods import METHODS
 from fers.metrics import auc
 from fers.normalize import normalize_cube
 from fers.pipeline import detect
-from fers.detectors.rx import rx
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fers" / "examples"
 # plain global RX AUC on all bands, from ../shared/data/README.md

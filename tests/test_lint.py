@@ -31,10 +31,9 @@ def _sections(obj) -> set:
 
 
 PUBLIC = [n for n in fers.__all__ if n != "__version__"]
-PENDING = {"detect"}  # its docstring is rewritten with detect's restructuring (issue 20): then drop this
 
 
-@pytest.mark.parametrize("name", [n for n in PUBLIC if n not in PENDING])
+@pytest.mark.parametrize("name", PUBLIC)
 def test_public_api_has_numpydoc_sections(name):
     obj = getattr(fers, name)
     got = _sections(obj)
@@ -46,9 +45,3 @@ def test_public_api_has_numpydoc_sections(name):
         assert got & {"Attributes", "Parameters"}, f"{name}: no Attributes/Parameters section"
     else:
         assert {"Parameters", "Returns"} <= got, f"{name}: sections {sorted(got)}"
-
-
-@pytest.mark.xfail(strict=True, reason="detect's docstring has no numpydoc sections yet (issue 20)")
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_pending_public_api_docstrings(name):
-    assert {"Parameters", "Returns"} <= _sections(getattr(fers, name))

@@ -12,12 +12,10 @@ from fers.detectors.rx import rx
 from fers.errors import FersInputError
 from fers.io.cube import load_cube
 from fers.metrics import auc
-from fers.normalize import normalize_cube
 from fers.nodata import FilledCube, fill_invalid, invalid_pixels, scan_cube
-
+from fers.normalize import normalize_cube
 from tests.conftest import REPO
 from tests.test_pipeline import fake, scene  # noqa: F401  (fixtures: stand-in enhancer, (16, 14, 12) scene)
-
 
 EXAMPLES = REPO / "fers" / "examples"
 

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 import fers.enhance
-
-import fers.pipeline as pl
 import fers.methods as fusion
-from fers.errors import FersInputError
+import fers.pipeline as pl
 from fers.bands import resample_bands
+from fers.detectors.rx import rx
+from fers.errors import FersInputError
 from fers.metrics import auc
 from fers.normalize import normalize_cube
-from fers.detectors.rx import rx
 
 
 class FakeEnhancer:

@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fers.methods import DEFAULT_FUSION
-
 from fers.enhance.paths import shipped_checkpoint
 from fers.io.cube import load_cube
+from fers.methods import DEFAULT_FUSION
 from fers.metrics import auc
 from fers.pipeline import detect
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
+
 from training.config import RUNS_DIR
 
 BENCHMARK_SCENES = ("abu-airport-1", "abu-airport-2", "abu-airport-3", "abu-airport-4", "abu-urban-3",

@@ -15,7 +15,6 @@ import torch
 from tqdm import tqdm
 
 
-
 def setup(seed: int, threads: int) -> torch.device:
     """Fix all seeds, set CPU threads; CUDA if available else CPU."""
     random.seed(seed)

@@ -19,7 +19,6 @@ from fers.bands import adapt_bands
 from fers.errors import FersInputError
 from fers.io.had100 import HAD100
 from fers.normalize import normalize_cube
-
 from training.build_background import refuse_benchmark
 
 

@@ -31,8 +31,7 @@ from sklearn.metrics import roc_auc_score
 from fers.bands import ADAPTERS
 from fers.methods import METHODS
 from fers.pipeline import detect
-from training.build_background import (DEFAULT_HOLDOUT, DEFAULT_HOLDOUT_SENSORS, REPO, load_source, sensor_of,
-                                       sources)
+from training.build_background import DEFAULT_HOLDOUT, DEFAULT_HOLDOUT_SENSORS, REPO, load_source, sensor_of, sources
 from training.spectral_aug import SpectralAugConfig, warp_spectra
 
 

@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from training import train_spatial
-from training import train_spectral
+from training import train_spatial, train_spectral
+
 # encoder stages (pruned away), random frozen ResNet-18 in the Spa-FEN, spectral augmentation on
 SPECTRAL = ["--backbone", "wide_resnet101_2", "--backbone-weights", "imagenet", "--deep", "light"]
 SPATIAL = ["--backbone", "resnet18"]

@@ -16,19 +16,18 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from training import common
 import torch
 
+from fers.bands import ADAPTER_RULE
+from fers.models import FRN, SpaFEN, SpaFENConfig, SpeFEN, SpeFENConfig
+from fers.models.checkpoint import load_checkpoint_dict, round_frozen_to_fp16, save_fens
+from fers.normalize import NORMALIZATION
+from training import common
 from training.config import RUNS_DIR, STAGE1_FORMAT, RunConfig, add_common_args, run_config
 from training.data import batch_maker, load_splits
-from fers.bands import ADAPTER_RULE
-from fers.models.checkpoint import load_checkpoint_dict, round_frozen_to_fp16, save_fens
-from fers.models import FRN, SpaFEN, SpaFENConfig, SpeFEN, SpeFENConfig
-from fers.normalize import NORMALIZATION
 from training.losses import stage2_loss
 from training.spectral_aug import SpectralAugConfig
 from training.validation import batched, group_aucs, implant_groups
-
 
 
 def load_stage1(path: Path) -> tuple[SpeFEN, dict]:

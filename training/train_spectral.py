@@ -15,22 +15,21 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from training import common
 import numpy as np
 import torch
 
+from fers.bands import ADAPTER_RULE
+from fers.export.exporter import file_sha256
+from fers.models import FERDConfig, FERDNet, SpeFENConfig
+from fers.models.backbones import IMAGENET_LAYER1_PROVENANCE, WIDE_LAYER1, imagenet_layer1_path
+from fers.models.checkpoint import round_frozen_to_fp16
+from fers.normalize import NORMALIZATION
+from training import common
 from training.config import RUNS_DIR, STAGE1_FORMAT, RunConfig, add_common_args, run_config
 from training.data import batch_maker, load_splits
-from fers.bands import ADAPTER_RULE
-from fers.models.checkpoint import round_frozen_to_fp16
-from fers.models import FERDConfig, FERDNet, SpeFENConfig
-from fers.export.exporter import file_sha256
-from fers.models.backbones import IMAGENET_LAYER1_PROVENANCE, WIDE_LAYER1, imagenet_layer1_path
-from fers.normalize import NORMALIZATION
 from training.losses import stage1_loss
 from training.spectral_aug import SpectralAugConfig
 from training.validation import batched, group_aucs, implant_groups
-
 
 
 def parse(argv=None) -> tuple[RunConfig, Path]:

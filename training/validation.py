@@ -73,9 +73,8 @@ def implant_groups(groups: dict, n_bands: int, vcfg, warp_cfg=None) -> dict:
     With ``warp_cfg`` each group also gets a ``<group>_warped`` twin: the same patches seen through a
     fixed random spectral warp (``spectral_aug.warp_spectra``), a stand-in for unseen band layouts.
     """
-    from training.spectral_aug import SpectralAugConfig, warp_spectra  # training-only module
-
     from fers.normalize import normalize_cube
+    from training.spectral_aug import SpectralAugConfig, warp_spectra  # training-only module
 
     out = {}
     pool_x = np.concatenate([ps.x for ps in groups.values()])

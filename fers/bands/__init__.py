@@ -7,8 +7,19 @@
 * :mod:`fers.bands.choose` the two calls the pipeline makes: resolve for the plan, take for the work.
 """
 
-from fers.bands.adapt import (ADAPTER_RULE, ADAPTER_RULES, ADAPTERS, DEFAULT_ADAPTER, SHIPPED_BAND_COUNTS, adapt_bands,
-                              auto_model_bands, nearest_model_bands, planned_bands, prepare_bands, resample_bands)
+from fers.bands.adapt import (
+                              ADAPTER_RULE,
+                              ADAPTER_RULES,
+                              ADAPTERS,
+                              DEFAULT_ADAPTER,
+                              SHIPPED_BAND_COUNTS,
+                              adapt_bands,
+                              auto_model_bands,
+                              nearest_model_bands,
+                              planned_bands,
+                              prepare_bands,
+                              resample_bands,
+)
 from fers.bands.choose import choose_bands, take_chosen
 from fers.bands.select import WATER_WINDOWS_NM, BandView, band_masks, resolve_bands, take_bands, water_bands
 from fers.bands.spec import BAND_SPEC_RULE, BandSpec, parse_band_spec, select_bands

@@ -39,7 +39,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-
 from scipy.linalg.lapack import dpotrf as _potrf
 
 from fers.detectors.registry import Detector, Option, register

@@ -14,8 +14,9 @@ registering costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from fers.errors import FersInputError
 

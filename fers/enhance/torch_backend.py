@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fers.models.checkpoint import load_fens
 from fers.enhance.inputs import MIN_SIZE, check_enhance_input  # noqa: F401  (MIN_SIZE: public)
+from fers.models.checkpoint import load_fens
 
 
 class TorchEnhancer:

@@ -28,12 +28,11 @@ import torch
 
 from fers._version import __version__
 from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER
-from fers.errors import FersInputError, FersModelError
-from fers.methods import DEFAULT_FUSION, paper_default_fusion
-from fers.normalize import NORMALIZATION
 from fers.enhance.onnx_backend import INPUT_NAME, META_PREFIX, OUTPUT_NAME
 from fers.enhance.paths import onnx_cache_dir, onnx_filenames, shipped_checkpoint, shipped_onnx_dir
-from fers.methods import BY_NAME, METHODS
+from fers.errors import FersInputError, FersModelError
+from fers.methods import BY_NAME, DEFAULT_FUSION, METHODS, paper_default_fusion
+from fers.normalize import NORMALIZATION
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from fers.bands import parse_band_spec, prepare_bands
+from fers.enhance.onnx_backend import INPUT_NAME
 from fers.methods import METHODS, method_maps
 from fers.metrics import auc
 from fers.normalize import normalize_cube
-from fers.enhance.onnx_backend import INPUT_NAME
 
 FEATURE_TOL = 1e-4
 AUC_TOL = 5e-4

@@ -28,13 +28,20 @@ import fers.io.formats as fmt
 import fers.io.mat as io_mat
 from fers.errors import FersInputError
 from fers.io import registry
+from fers.io.bands_in import (
+    apply_scale,
+    describe_scale,
+    scale_offset,
+    sidecar_wavelengths,
+    sort_bands,
+    uniform_scale,
+    wavelength_order,
+)
 from fers.io.formats import GT_EXTS, TIFF_EXTS
+from fers.io.georef import check_georef
 from fers.io.mat import list_mat_keys  # noqa: F401  (public: the app's key chooser)
 from fers.io.npy import read_npy
 from fers.io.registry import Reader, ReadOptions
-from fers.io.bands_in import (apply_scale, describe_scale, scale_offset, sidecar_wavelengths, sort_bands,
-                               uniform_scale, wavelength_order)
-from fers.io.georef import check_georef
 from fers.nodata import describe, empty_bands, release_for, scan_cube
 
 # reader meta keys that become Scene fields (every other key is reported in Scene.info)

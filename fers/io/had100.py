@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fers.errors import FersInputError
-from fers.io.formats import GT_EXTS
 from fers.io.cube import Scene, load_cube
+from fers.io.formats import GT_EXTS
 
 TRAIN_SENSORS = ("aviris_ng", "aviris")
 TEST_SENSORS = ("aviris_ng",)

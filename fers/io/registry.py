@@ -11,9 +11,9 @@ anything from :mod:`fers.io` is). A reader from elsewhere calls :func:`register`
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 MMAP_MODES = ("none", "map", "spill")
 OPTIONS = ("key", "layout")  # load_cube options that only some readers take

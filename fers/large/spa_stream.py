@@ -27,10 +27,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from fers.notes import Note
 from fers.detectors.rx_stream import row_chunks
-from fers.progress import bar
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, enhance_tiled, tiled_apply
+from fers.notes import Note
+from fers.progress import bar
 
 CHECK_SIZE = 48
 CHECK_RTOL = 1e-4
@@ -66,7 +66,7 @@ def spa_fen_streaming(
     """F_spa ``(H, W, N)`` float32 of the whole image, reading ``read_rows(r0, r1) -> (r1 - r0, W, N)``."""
     import torch
 
-    from fers.models.onnx_ops import bilinear_matrix, adaptive_avg_pool2d
+    from fers.models.onnx_ops import adaptive_avg_pool2d, bilinear_matrix
 
     spp = spa.spp
     dev = next(spa.parameters()).device

@@ -24,7 +24,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fers.models.backbones import FrozenAwareModule, build_layer1, build_resnet, freeze, layer_channels, light_deep_layers
+from fers.models.backbones import (
+    FrozenAwareModule,
+    build_layer1,
+    build_resnet,
+    freeze,
+    layer_channels,
+    light_deep_layers,
+)
 from fers.models.blocks import CWL, FPL, ResidualBlock
 from fers.models.spe_fen import SpeFEN, SpeFENConfig
 

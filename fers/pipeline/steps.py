@@ -185,7 +185,6 @@ def score_in_memory(prep: Prepared, plan, enh, clock: Clock):
 def score_streamed(prep: Prepared, plan, enh, clock: Clock) -> dict:
     """Every wanted map of the streamed path (:func:`fers.large.detect_large`, global RX)."""
     from fers.large import detect_large
-
     from fers.pipeline.plan import is_large
 
     if not is_large(prep.cube):

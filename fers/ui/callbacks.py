@@ -21,11 +21,17 @@ from fers.detectors import all_options
 from fers.errors import FersError, FersInputError
 from fers.notes import page_text
 from fers.pipeline import DetectOptions
-from fers.ui import analysis, results
-from fers.ui.inputs import (AUTO, NONE, as_paths, half_pair, mat_key_choices, pair_key, settle_upload, staged_cube)
-from fers.ui.request import (BAND_MODES, DEFAULT_BAND_MODE, DEFAULT_WAVELENGTHS, DETECTORS, WAVELENGTH_MODE,  # noqa: F401
-                             PageRequest, band_spec_from_controls)
-from fers.ui import gate, worker
+from fers.ui import analysis, gate, results, worker
+from fers.ui.inputs import AUTO, NONE, as_paths, half_pair, mat_key_choices, pair_key, settle_upload, staged_cube
+from fers.ui.request import (  # noqa: F401
+    BAND_MODES,
+    DEFAULT_BAND_MODE,
+    DEFAULT_WAVELENGTHS,
+    DETECTORS,
+    WAVELENGTH_MODE,
+    PageRequest,
+    band_spec_from_controls,
+)
 from fers.ui.tempdirs import discard_uploads, trim_memory
 from fers.ui.worker import WorkerLost
 

@@ -12,8 +12,16 @@ import time
 from pathlib import Path
 
 from fers.errors import FersError, with_path
-from fers.ui.inputs import AUTO, NONE, band_summary, check_upload, load_scene, mat_key_choices, upload_scene, \
-    wavelength_text
+from fers.ui.inputs import (
+    AUTO,
+    NONE,
+    band_summary,
+    check_upload,
+    load_scene,
+    mat_key_choices,
+    upload_scene,
+    wavelength_text,
+)
 from fers.ui.tempdirs import trim_memory
 
 WARM_BANDS = (50, 100, 200)  # the shipped ONNX models, opened once per worker

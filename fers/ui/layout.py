@@ -6,11 +6,11 @@ import gradio as gr
 
 from fers.detectors import all_options, get
 from fers.enhance import BACKENDS
+from fers.io.formats import GT_EXTS, formats_text
+from fers.io.registry import upload_exts
 from fers.pipeline import DetectOptions
 from fers.ui import callbacks as cb
 from fers.ui import gate
-from fers.io.formats import GT_EXTS, formats_text
-from fers.io.registry import upload_exts
 from fers.ui.inputs import AUTO, NONE
 from fers.ui.limits import cache_cleanup
 from fers.ui.request import PageRequest

@@ -20,19 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from _repo import REPO  # noqa: E402
-
 import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
+from _repo import REPO  # noqa: E402
 
 from fers.bands import parse_band_spec, prepare_bands  # noqa: E402
-from fers.models.checkpoint import build_fens, default_config, save_fens, shipped_checkpoint  # noqa: E402
-from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
-from fers.methods import method_maps  # noqa: E402
-from fers.normalize import normalize_cube  # noqa: E402
 from fers.enhance.onnx_backend import CPU, OnnxEnhancer  # noqa: E402
+from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
 from fers.export.exporter import ensure_onnx, export_checkpoint  # noqa: E402
+from fers.methods import method_maps  # noqa: E402
+from fers.models.checkpoint import build_fens, default_config, save_fens, shipped_checkpoint  # noqa: E402
+from fers.normalize import normalize_cube  # noqa: E402
 
 ABU1 = REPO.parent / "shared" / "data" / "abu" / "abu-airport-1.mat"
 

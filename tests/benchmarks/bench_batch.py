@@ -34,8 +34,8 @@ ABU = REPO.parent / "shared" / "data" / "abu"
 
 def _warm(model_bands, backend):
     """Runs on every worker: what a run's first scene pays once per process (imports, model loading)."""
-    from fers.enhance import make_enhancer
     import fers.pipeline  # noqa: F401
+    from fers.enhance import make_enhancer
 
     for n in model_bands:
         make_enhancer(n, backend)

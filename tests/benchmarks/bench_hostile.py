@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _repo import REPO  # noqa: E402
 
 GIB = 2**30

@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=100)

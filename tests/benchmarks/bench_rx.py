@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _repo import REPO  # noqa: E402
 
+from fers.detectors.rx import rx  # noqa: E402
 from fers.io.cube import load_cube  # noqa: E402
 from fers.metrics import auc  # noqa: E402
-from fers.detectors.rx import rx  # noqa: E402
 
 
 def check_sha(path: Path) -> str:

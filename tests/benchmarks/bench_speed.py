@@ -34,9 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _repo import REPO  # noqa: E402
-
 import numpy as np  # noqa: E402
+from _repo import REPO  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "abu"
 EXAMPLE = REPO / "fers" / "examples" / "abu-airport-4.mat"

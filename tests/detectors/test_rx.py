@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fers.metrics import auc
 from fers.detectors.rx import rx, rx_score_centered, rx_score_pixels, rx_stats, rx_whitening
-
+from fers.metrics import auc
 from tests.conftest import ABU_DIR, NO_DATA_REASON, load_verified_scene, parse_readme_rx_table
 
 

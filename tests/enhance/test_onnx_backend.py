@@ -20,10 +20,10 @@ import torch
 
 import fers.enhance.onnx_backend as ob
 import fers.export.exporter as oe
-from fers.models.checkpoint import build_fens, default_config, save_fens
 from fers.enhance.torch_backend import TorchEnhancer
 from fers.errors import FersInputError, FersModelError
 from fers.methods import DEFAULT_FUSION, method_maps
+from fers.models.checkpoint import build_fens, default_config, save_fens
 
 REPO = Path(__file__).resolve().parents[2]
 N = 12

@@ -18,13 +18,13 @@ import torch
 import fers.export.parity as parity
 from export import to_onnx
 from fers import __version__
-from fers.methods import DEFAULT_FUSION, METHODS
 from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER
-from fers.models.checkpoint import build_fens, default_config, save_fens
-from fers.enhance.torch_backend import TorchEnhancer
-from fers.normalize import NORMALIZATION
 from fers.enhance.onnx_backend import OnnxEnhancer
+from fers.enhance.torch_backend import TorchEnhancer
 from fers.export.exporter import OPSET, file_sha256
+from fers.methods import DEFAULT_FUSION, METHODS
+from fers.models.checkpoint import build_fens, default_config, save_fens
+from fers.normalize import NORMALIZATION
 
 EXPORT_DIR = Path(__file__).resolve().parents[2] / "export"
 
@@ -164,10 +164,9 @@ def test_detector_graph_outputs_every_method_on_any_size(exported):
 
 
 def test_newton_schulz_rx_matches_python_rx_on_rank_deficient_cube():
-    from fers.export.detector_graph import rx_newton_schulz
-
     from fers.bands import adapt_bands
     from fers.detectors.rx import rx
+    from fers.export.detector_graph import rx_newton_schulz
 
     rng = np.random.default_rng(0)
     raw = rng.normal(size=(30, 25, 7)).cumsum(axis=2)

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fers.bands import SHIPPED_BAND_COUNTS, parse_band_spec, prepare_bands
-from fers.normalize import normalize_cube
-from fers.enhance.paths import onnx_filenames, shipped_onnx_dir
-
-from tests.conftest import load_verified_scene
-
 import fers.export.parity as parity  # noqa: E402  (export/parity.py)
+from fers.bands import SHIPPED_BAND_COUNTS, parse_band_spec, prepare_bands
+from fers.enhance.paths import onnx_filenames, shipped_onnx_dir
+from fers.normalize import normalize_cube
+from tests.conftest import load_verified_scene
 
 
 def shipped_pair(tmp_dir: Path):
@@ -38,8 +36,8 @@ def shipped_pair(tmp_dir: Path):
 def test_shipped_onnx_matches_shipped_checkpoint_on_airport1(tmp_path):
     scene = load_verified_scene("abu/abu-airport-1.mat")  # skips first when ../shared/data is absent
     pt, pair = shipped_pair(tmp_path)
-    from fers.enhance.torch_backend import TorchEnhancer
     from fers.enhance.onnx_backend import OnnxEnhancer
+    from fers.enhance.torch_backend import TorchEnhancer
 
     o = OnnxEnhancer(*pair, providers=["CPUExecutionProvider"])
     cube, _, _ = prepare_bands(scene.cube, parse_band_spec(str(o.n_bands)))

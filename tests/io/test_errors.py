@@ -10,7 +10,6 @@ from PIL import Image
 import fers.nodata as nodata
 from fers.errors import FersInputError
 from fers.io.cube import load_cube, load_gt, validate_cube
-
 from tests.io.test_formats import write_mat73
 
 

@@ -11,7 +11,6 @@ from PIL import Image
 
 from fers.errors import FersInputError
 from fers.io.cube import list_mat_keys, load_cube, load_gt
-
 from tests.conftest import load_verified_scene
 
 MATLAB_CLASS = {"float64": "double", "float32": "single", "uint8": "uint8", "uint16": "uint16", "int16": "int16"}

@@ -13,7 +13,12 @@ from fers._version import __version__  # noqa: E402
 from fers.errors import FersInputError  # noqa: E402
 from fers.io.georef import Georef  # noqa: E402
 from fers.io.maps_out import (  # noqa: E402
-    COG_MIN_SIDE, DEFAULT_THRESHOLD, Threshold, orthorectify, parse_threshold, write_maps_tiff,
+    COG_MIN_SIDE,
+    DEFAULT_THRESHOLD,
+    Threshold,
+    orthorectify,
+    parse_threshold,
+    write_maps_tiff,
 )
 from fers.methods import BY_NAME  # noqa: E402
 

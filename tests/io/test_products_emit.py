@@ -14,7 +14,7 @@ from fers.io.cube import load_cube
 from fers.io.formats import CUBE_EXTS, CUBE_FILE_EXTS
 from fers.io.peek import peek_cube
 from fers.io.products.emit import read
-from tests.io.make_products import load_refused, truncate, make_emit
+from tests.io.make_products import load_refused, make_emit, truncate
 
 
 def test_emit_l2a_reflectance(tmp_path):

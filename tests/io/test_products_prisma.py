@@ -13,7 +13,7 @@ from fers.errors import FersInputError
 from fers.io.cube import load_cube
 from fers.io.peek import peek_cube
 from fers.io.products.prisma import read
-from tests.io.make_products import load_refused, truncate, make_prisma
+from tests.io.make_products import load_refused, make_prisma, truncate
 
 
 def test_prisma_l2d(tmp_path):

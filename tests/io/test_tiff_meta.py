@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import rasterio
 import tifffile
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.shutil import copy as gdal_copy
-from affine import Affine
 
 from fers.errors import FersInputError
 from fers.io.cube import load_cube

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from fers.methods import method_maps
-from fers.large.scene import apply_minmax, detect_large, minmax_streaming, release_pages
-from fers.normalize import normalize_cube
 from fers.detectors.rx import rx
 from fers.detectors.rx_stream import RXAccumulator, rx_streaming
+from fers.large.scene import apply_minmax, detect_large, minmax_streaming, release_pages
+from fers.methods import method_maps
+from fers.normalize import normalize_cube
 
 
 def _cube(rng, shape, offset=1000.0):

@@ -53,8 +53,8 @@ def fens():
     torch = pytest.importorskip("torch")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # faster and steadier on a shared 2-core machine
-    from fers.models.checkpoint import build_fens, default_config
     from fers.enhance.torch_backend import TorchEnhancer
+    from fers.models.checkpoint import build_fens, default_config
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)

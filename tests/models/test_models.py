@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fers.models.checkpoint import build_fens, default_config, load_fens, round_frozen_to_fp16, save_fens
 from fers.enhance.torch_backend import TorchEnhancer
 from fers.errors import FersInputError, FersModelError
 from fers.models import FRN, FERDConfig, FERDNet, SpaFEN, SpaFENConfig, SpeFEN, SpeFENConfig, build_resnet
+from fers.models.checkpoint import build_fens, default_config, load_fens, round_frozen_to_fp16, save_fens
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fers.models.onnx_ops import adaptive_avg_pool2d, resize_to
 from fers.export.exporter import OPSET, _quiet_exporter
+from fers.models.onnx_ops import adaptive_avg_pool2d, resize_to
 
 SIZES = [(1, 1), (2, 3), (5, 9), (7, 7), (13, 4), (37, 53), (100, 100)]
 

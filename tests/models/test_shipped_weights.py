@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from fers.bands import SHIPPED_BAND_COUNTS, adapt_bands
-from fers.models.checkpoint import load_checkpoint_dict
 from fers.enhance.paths import shipped_checkpoint, weights_dir
 from fers.enhance.torch_backend import TorchEnhancer
+from fers.models.checkpoint import load_checkpoint_dict
 from fers.normalize import NORMALIZATION, normalize_cube
-
 from tests.conftest import load_verified_scene
 
 

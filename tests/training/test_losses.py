@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from training.losses import (  # noqa: E402
-    loss_cc, loss_cos, loss_mse, loss_sim, loss_var, loss_z, ssim, stage1_loss, stage2_loss,
+    loss_cc,
+    loss_cos,
+    loss_mse,
+    loss_sim,
+    loss_var,
+    loss_z,
+    ssim,
+    stage1_loss,
+    stage2_loss,
 )
 
 

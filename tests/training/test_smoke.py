@@ -10,13 +10,14 @@ import pytest
 import scipy.io
 import torch
 
-from training import build_background  # noqa: E402
-from training import train_spatial  # noqa: E402
-from training import train_spectral  # noqa: E402
-from training.config import DataConfig, OptimConfig, RunConfig  # noqa: E402
-
-from fers.models.checkpoint import load_fens  # noqa: E402
 from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
+from fers.models.checkpoint import load_fens  # noqa: E402
+from training import (
+    build_background,  # noqa: E402
+    train_spatial,  # noqa: E402
+    train_spectral,  # noqa: E402
+)
+from training.config import DataConfig, OptimConfig, RunConfig  # noqa: E402
 
 
 def _smooth_cube(rng, s, b):

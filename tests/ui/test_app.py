@@ -340,8 +340,9 @@ def test_memory_budget_refusal_names_the_file(client, tmp_path):
 
 def test_sigterm_removes_what_the_app_wrote(tmp_path):
     """Item 17: SIGTERM ends the server as Ctrl-C does: Gradio's cache files and the app's temp dir go."""
-    import httpx
     import signal
+
+    import httpx
 
     proc, url = launch_app(tmp_path)
     try:

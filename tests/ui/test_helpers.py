@@ -1,21 +1,20 @@
 """The app's handlers and helpers called directly (no server): tiny seeded synthetic cubes."""
 
 import tempfile
+import types
 from pathlib import Path
 
 import gradio as gr
-import types
-
 import numpy as np
 import pytest
 
 import fers.enhance
-from fers.methods import METHODS
-from fers.detectors.lrx import parse_windows
-
 import fers.ui.plots as plots
+from fers.detectors.lrx import parse_windows
 from fers.errors import FersInputError
-from fers.ui import analysis, callbacks as cb, limits, results
+from fers.methods import METHODS
+from fers.ui import analysis, limits, results
+from fers.ui import callbacks as cb
 
 
 def _scene(tmp_path, h=24, w=20, b=12, seed=0):
@@ -174,8 +173,8 @@ def test_mat_key_choices(tmp_path):
 def random_model_50(monkeypatch):
     """A real (random-init, seeded) 50-band torch enhancer placed in the pipeline's enhancer cache."""
     torch = pytest.importorskip("torch")
-    from fers.models.checkpoint import build_fens, default_config
     from fers.enhance.torch_backend import TorchEnhancer
+    from fers.models.checkpoint import build_fens, default_config
 
     torch.manual_seed(0)
     config = default_config(50)
