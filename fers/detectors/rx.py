@@ -147,10 +147,13 @@ def rx(cube: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     :mod:`fers.nodata`). Float64 input is scored in float64; any other dtype (float32, integers)
     gets a float32 scoring product on float64 statistics (relative score error ~1e-5).
 
-    Scene-sized cubes (below ``SINGLE_THREAD_WORK``) centre and score their pixels in
-    :data:`ROW_BLOCKS` blocks on Python threads (:func:`fers.threads.compute_threads`; BLAS on one
-    thread each). Both steps are per pixel, and the mean and the covariance product stay single
-    whole-cube calls, so the map has the same bits on any number of threads as in one piece.
+    Scene-sized cubes (below ``SINGLE_THREAD_WORK``) centre their pixels, and score them when the
+    whitener is triangular (full-rank covariance), in :data:`ROW_BLOCKS` blocks on Python threads
+    (:func:`fers.threads.compute_threads`; BLAS on one thread each). Both steps are per pixel, the
+    mean and the covariance product stay single whole-cube calls, and the triangular product gives
+    each pixel the same arithmetic in a block as in one piece (a full GEMM does not: OpenBLAS picks
+    kernels by size, so the eigen whitener scores in one piece); the map thus has the same bits on
+    any number of threads as in one piece.
     """
     cube = np.asarray(cube)
     if cube.ndim != 3:
@@ -170,7 +173,7 @@ def rx(cube: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         cov /= max((h * w if keep is None else int(keep.sum())) - 1, 1)
         with blas_threads_for(0, b):  # B x B eigen/Cholesky: threads only add overhead
             m, lower = rx_whitening(cov)
-        if len(bounds) == 1:
+        if len(bounds) == 1 or not lower:  # a full (eigen) whitener: OpenBLAS's GEMM rounds by block size
             return rx_score_centered(xc, m, lower, dtype).reshape(h, w)
         out = np.empty(h * w, dtype=np.float64)
 

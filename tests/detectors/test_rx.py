@@ -116,13 +116,16 @@ def test_rx_auc_on_abu_scenes_matches_float64_reference(fname):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_rx_map_is_the_same_on_any_thread_count(rng, monkeypatch, masked):
+@pytest.mark.parametrize("rank_deficient", [False, True])
+def test_rx_map_is_the_same_on_any_thread_count(rng, monkeypatch, masked, rank_deficient):
     """Scene-sized RX centres and scores row blocks on threads: 1, 2 or 3 threads, and one block,
     give the same bits (float32 scoring; the mean and covariance are whole-cube calls)."""
     import fers.detectors.rx as rxmod
 
     cube = rng.normal(300, 30, size=(96, 90, 12)).astype(np.float32)
     cube[..., 5] += 0.9 * cube[..., 2]
+    if rank_deficient:  # a duplicated band: the eigen whitener, scored in one piece
+        cube[..., 7] = cube[..., 3]
     valid = rng.random((96, 90)) > 0.1 if masked else None
     assert 96 * 90 >= rxmod.ROW_BLOCKS * rxmod.MIN_BLOCK_ROWS  # the blocked path
     maps = []
