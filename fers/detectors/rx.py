@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.linalg import blas, lapack
@@ -120,7 +121,7 @@ def _row_bounds(p: int) -> list[tuple[int, int]]:
     """``[(start, stop), ...]``: :data:`ROW_BLOCKS` contiguous pixel ranges of ``p`` pixels (one when small)."""
     k = ROW_BLOCKS if p >= ROW_BLOCKS * MIN_BLOCK_ROWS else 1
     edges = np.linspace(0, p, k + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return [(int(a), int(b)) for a, b in pairwise(edges)]
 
 
 def _map_blocks(fn, bounds) -> None:
