@@ -39,11 +39,44 @@ def stderr_is_terminal() -> bool:
         return False
 
 
+class _Quiet:
+    """What :func:`bar` returns when no bar is shown: the parts of tqdm's interface that fers uses
+    (iterate, ``with``, ``update``, ``set_postfix_str``, ``set_description``, ``close``), doing
+    nothing, so a run without bars (every library call, a CLI run in a pipe) never imports tqdm."""
+
+    disable = True
+
+    def __init__(self, iterable=None, total=None):
+        self.iterable, self.total, self.n = iterable, total, 0
+
+    def __iter__(self):
+        return iter(self.iterable if self.iterable is not None else ())
+
+    def __len__(self):
+        return len(self.iterable) if self.iterable is not None else int(self.total or 0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        self.n += n
+
+    def _nothing(self, *args, **kwargs):
+        return None
+
+    set_postfix_str = set_postfix = set_description = set_description_str = refresh = close = clear = _nothing
+
+
 def bar(iterable=None, total=None, desc: str = "", unit: str = "it", on: bool | None = None):
     """A tqdm bar on stderr (removed when done); disabled unless ``on`` is True or, when ``on`` is
-    None, :func:`shown` is active."""
+    None, :func:`shown` is active (then a do-nothing stand-in, :class:`_Quiet`)."""
+    show = _SHOWN.get() if on is None else bool(on)
+    if not show:
+        return _Quiet(iterable, total)
     from tqdm import tqdm
 
-    show = _SHOWN.get() if on is None else bool(on)
     return tqdm(iterable, desc=desc, total=total, unit=unit, disable=not show, file=sys.stderr, leave=False,
                 dynamic_ncols=True, mininterval=0.5)

@@ -57,6 +57,9 @@ VARIABLES = (
         "ONNX Runtime intra-op threads; `fers batch` sets it like `FERS_THREADS`"),
     Var("FERS_ORT_PROVIDERS", "ort_providers", "str", "CUDA when usable, else CPU",
         "`cpu` forces ONNX Runtime onto the CPU"),
+    Var("FERS_ORT_GRAPH_CACHE", "ort_graph_cache", "str", "on",
+        "`off` (or `0`, `no`, `false`): ONNX Runtime optimises the graph at every start instead of loading "
+        "the optimised graph kept in the user cache"),
     Var("FERS_WEIGHTS", "weights", "path", "the checkout's `weights/`, else `<prefix>/share/fers/weights`",
         "folder of the shipped checkpoints `fers_b{N}.pt` and their `onnx/`"),
     Var("FERS_CACHE", "cache", "path", "`$XDG_CACHE_HOME/fers`, else `~/.cache/fers`",
@@ -92,6 +95,7 @@ class Settings:
     threads: int | None = None
     ort_threads: int | None = None
     ort_providers: str | None = None
+    ort_graph_cache: str | None = None
     weights: Path | None = None
     cache: Path | None = None
     xdg_cache_home: Path | None = None

@@ -102,3 +102,16 @@ def test_auto_spec_adapts_to_nearest_model_and_says_so(cube):
     assert spec.kind == "auto" and parse_band_spec("auto") == spec
     out, n, how = prepare_bands(cube, spec)  # 30 bands -> nearest shipped model is 50 (interpolated)
     assert n == 50 and out.shape == (4, 5, 50) and how.startswith("auto: rx on all 30 bands")
+
+
+@pytest.mark.parametrize("n", [5, 12, 30])
+def test_resample_bands_is_linear_interpolation_per_spectrum(n):
+    """``resample_bands`` equals np.interp of every spectrum over the same band range (rows in
+    chunks included)."""
+    from fers.bands import resample_bands
+
+    cube = np.random.default_rng(n).random((7, 9, 12), dtype=np.float32)
+    want = np.apply_along_axis(lambda s: np.interp(np.linspace(0, 1, n), np.linspace(0, 1, 12), s), 2, cube)
+    got = resample_bands(cube, n, chunk_bytes=9 * 12 * 4 * 2)  # two rows a chunk
+    assert got.shape == (7, 9, n) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

@@ -46,8 +46,12 @@ def resample_bands(cube: np.ndarray, n: int, chunk_bytes: int = 64 * 2**20) -> n
     step = max(1, chunk_bytes // max(1, width * b * 4))
     for r0 in range(0, h, step):
         blk = np.asarray(cube[r0 : r0 + step], dtype=np.float32)
-        lo = blk[..., j]
-        out[r0 : r0 + step] = lo + (blk[..., j + 1] - lo) * w
+        lo = np.take(blk, j, axis=-1)  # faster than blk[..., j] (docs/results.md, "Second round")
+        d = np.take(blk, j + 1, axis=-1)
+        d -= lo
+        d *= w
+        d += lo  # = lo + (hi - lo) * w, the same arithmetic in place
+        out[r0 : r0 + step] = d
         release_pages(cube)
     return out
 

@@ -126,11 +126,96 @@ def _warn_cpu_fallback(reason: str) -> None:
         log.warning("ONNX Runtime CUDA provider unavailable (%s); running ONNX models on CPU", reason)
 
 
+def _cpu_signature() -> str:
+    """The CPU's instruction-set flags (``/proc/cpuinfo``), else the platform's processor name: an
+    ORT-optimised CPU graph holds kernels laid out for one instruction set (NCHWc block sizes)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
+
+
+def optimized_path(path) -> Path:
+    """Where the ORT-optimised CPU graph of the model file ``path`` is cached: under the user cache
+    (``fers.cache.cache_dir() / "onnx-optimized"``), named by a hash of the file (path, size, mtime),
+    the ONNX Runtime version and the CPU's instruction set, so a new model, ORT or machine gets its own."""
+    import hashlib
+
+    import onnxruntime as ort
+
+    from fers.cache import cache_dir
+
+    path = Path(path).resolve()
+    st = path.stat()
+    key = "\0".join((str(path), str(st.st_size), str(st.st_mtime_ns), ort.__version__, _cpu_signature()))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / "onnx-optimized" / f"{path.stem}.{digest}.onnx"
+
+
+def cpu_session(path, so):
+    """A CPU-only session for ``path`` with options ``so``, through a cached optimised graph.
+
+    The first session of a model file saves ONNX Runtime's optimised graph (``ORT_ENABLE_ALL``: fused
+    and layout-transformed) to :func:`optimized_path`; later processes load that file with graph
+    optimisation off, which skips the optimisation passes at every start (the Spa-FEN's ~400-node
+    graph; timings in docs/results.md, "Speed where users wait"). Outputs are identical. Any cache
+    problem (read-only cache, a damaged file) falls back to the original file; nothing is ever written
+    next to the model.
+    """
+    import onnxruntime as ort
+
+    path = str(path)
+    if (settings().ort_graph_cache or "on").strip().lower() in ("0", "no", "false", "off"):
+        return ort.InferenceSession(path, so, providers=[CPU])
+    try:
+        cached = optimized_path(path)
+    except OSError:
+        return ort.InferenceSession(path, so, providers=[CPU])
+    if cached.is_file():
+        level = so.graph_optimization_level
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(cached), so, providers=[CPU])
+        except Exception:  # noqa: BLE001 - a damaged or foreign cache file: drop it, use the original
+            with contextlib.suppress(OSError):
+                cached.unlink()
+        finally:
+            so.graph_optimization_level = level
+    if so.graph_optimization_level != ort.GraphOptimizationLevel.ORT_ENABLE_ALL:
+        return ort.InferenceSession(path, so, providers=[CPU])
+    tmp = None
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".onnx", prefix=".tmp-", dir=cached.parent)
+        os.close(fd)
+        so.optimized_model_filepath = tmp
+    except OSError:
+        tmp = None
+    try:
+        sess = ort.InferenceSession(path, so, providers=[CPU])
+        if tmp is not None and os.path.getsize(tmp) > 0:
+            os.replace(tmp, cached)  # atomic: concurrent workers never see half a file
+            tmp = None
+        return sess
+    finally:
+        so.optimized_model_filepath = ""
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
 def make_session(path, providers=None, threads: int | None = None):
     """``onnxruntime.InferenceSession`` for ``path``: CUDA -> CPU with a single fallback warning.
 
     ``providers`` forces a list (e.g. ``["CPUExecutionProvider"]``); env ``FERS_ORT_PROVIDERS=cpu``
-    does the same for CPU.
+    does the same for CPU. CPU-only sessions go through :func:`cpu_session` (the optimised graph
+    cached in the user cache; ``FERS_ORT_GRAPH_CACHE=0`` turns that off).
     """
     import onnxruntime as ort
 
@@ -139,6 +224,8 @@ def make_session(path, providers=None, threads: int | None = None):
     if providers is None and (settings().ort_providers or "").lower() == "cpu":
         providers = [CPU]
     if providers is not None:
+        if list(providers) == [CPU]:
+            return cpu_session(path, so)
         return ort.InferenceSession(path, so, providers=list(providers))
     if _cuda_state["usable"] is True:
         return ort.InferenceSession(path, so, providers=[CUDA, CPU])
@@ -162,7 +249,7 @@ def make_session(path, providers=None, threads: int | None = None):
                 raise err  # not a provider problem (bad file, ...): let the caller report it
             reason = _short_reason("".join(captured) + (str(err) if err else ""))
         _warn_cpu_fallback(reason)
-    return ort.InferenceSession(path, so, providers=[CPU])
+    return cpu_session(path, so)
 
 
 class OnnxEnhancer:

@@ -205,7 +205,8 @@ def _scene():
 
 def test_detect_onnx_without_torch_and_without_writing(tmp_path):
     """fers.detect(backend='onnx') on shipped-style ONNX files with torch unimportable; nothing is
-    written into the weights folder or the cache."""
+    written into the weights folder, and the cache gets no exported model (only ORT's optimised
+    graphs, fers.enhance.onnx_backend.cpu_session)."""
     folder = _weights_folder(tmp_path, tiny_checkpoint(tmp_path / "ck.pt", seed=5))
     c, gt = _scene()
     np.save(tmp_path / "c.npy", c)
@@ -223,7 +224,8 @@ def test_detect_onnx_without_torch_and_without_writing(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "fusion_rx" in res.stdout and "spectral" in res.stdout, res.stdout
     assert sorted(p.name for p in folder.rglob("*")) == before
-    assert not (tmp_path / "cache").exists()
+    cached = sorted(p.relative_to(tmp_path / "cache").parts[0] for p in (tmp_path / "cache").rglob("*.onnx"))
+    assert set(cached) <= {"onnx-optimized"}, cached
 
 
 def test_onnx_export_is_explicit_and_goes_to_the_user_cache(tmp_path, monkeypatch):
