@@ -69,9 +69,9 @@ def _option_type(option):
 
 def _detector_arguments(sp) -> None:
     """``--detector`` and every registered detector's options (:mod:`fers.detectors.registry`)."""
-    from fers.detectors import all_options, get, names
+    from fers.detectors import DEFAULT_DETECTOR, all_options, get, names
 
-    sp.add_argument("--detector", choices=names(), default="rx",
+    sp.add_argument("--detector", choices=names(), default=DEFAULT_DETECTOR,
                     help="anomaly detector applied to H and to the enhanced cubes: "
                          + "; ".join(f"{n}: {get(n).title}" for n in names()) + " (default %(default)s)")
     for name, option in all_options().items():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fers.detectors.registry import DEFAULT_DETECTOR
 from fers.errors import FersInputError
 
 NPZ_FORMAT = "fers-maps-v1"
@@ -62,7 +63,7 @@ class DetectResult:
     model_bands: int | None
     cube_used: np.ndarray
     notes: list = field(default_factory=list)
-    detector: str = "rx"
+    detector: str = DEFAULT_DETECTOR
     backend: str = "torch"
     bands: str = "auto"
     cube_used_normalized: bool = True

@@ -138,3 +138,31 @@ def test_packaging_installs_only_fers_and_knows_no_shared_folder():
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert node.value != "shared" and "../shared" not in node.value, f"{p.relative_to(REPO)}:{node.lineno}"
+
+
+def test_detector_names_live_in_the_detector_modules():
+    """Adding a detector is one module: outside ``fers/detectors/`` and the methods table no code names
+    a detector -- no string equal to a detector's name (one that is not also a method's name), and no
+    comparison with, or default of, anything called ``detector`` that is a name."""
+    from fers.detectors import names
+    from fers.methods import BY_NAME
+
+    detectors = set(names())
+    found = []
+    for name, path in _modules().items():
+        if name.startswith("fers.detectors") or name == "fers.methods":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in detectors - set(BY_NAME):
+                found.append(f"{name}:{node.lineno} {node.value!r}")
+            elif isinstance(node, ast.Compare):
+                parts = [node.left, *node.comparators]
+                if any("detector" in ast.unparse(p) for p in parts) and any(
+                        isinstance(p, ast.Constant) and p.value in detectors for p in parts):
+                    found.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+            elif isinstance(node, (ast.keyword, ast.AnnAssign, ast.arg)):
+                label = getattr(node, "arg", None) or ast.unparse(getattr(node, "target", node))
+                value = getattr(node, "value", None)
+                if "detector" in str(label) and isinstance(value, ast.Constant) and value.value in detectors:
+                    found.append(f"{name}:{node.lineno} {label}={value.value!r}")
+    assert not found, found

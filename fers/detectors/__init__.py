@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from fers.detectors.registry import Detector, Option, all_options, get, names, register, unregister
+from fers.detectors.registry import DEFAULT_DETECTOR, Detector, Option, all_options, get, names, register, unregister
 
 for _module in ("rx", "lrx", "ae"):  # the built-in detectors register themselves, in this order
     import_module(f"fers.detectors.{_module}")
 
-__all__ = ["Detector", "Option", "all_options", "get", "names", "register", "unregister"]
+__all__ = ["DEFAULT_DETECTOR", "Detector", "Option", "all_options", "get", "names", "register", "unregister"]

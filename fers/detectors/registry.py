@@ -78,6 +78,7 @@ class Detector:
 
 
 _REGISTRY: dict[str, Detector] = {}
+DEFAULT_DETECTOR = "rx"  # global RX (eq. 17), the paper's parameter-free detector
 
 
 def register(detector: Detector) -> Detector:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from fers.bands import DEFAULT_ADAPTER, parse_band_spec
+from fers.detectors import DEFAULT_DETECTOR
 from fers.errors import FersInputError
 
 
@@ -25,7 +26,7 @@ class DetectOptions:
 
     bands: str = "auto"
     backend: str = "auto"
-    detector: str = "rx"
+    detector: str = DEFAULT_DETECTOR
     methods: tuple | None = None
     weights: str | None = None
     adapter: str = DEFAULT_ADAPTER

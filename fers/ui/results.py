@@ -16,6 +16,7 @@ import numpy as np
 
 import fers.ui.plots as plots
 from fers import methods as M
+from fers.detectors import DEFAULT_DETECTOR, get
 from fers.ui.tempdirs import new_run_dir, prune_runs
 
 log = logging.getLogger("fers.app")
@@ -103,9 +104,10 @@ def timing_rows(result, digits: int | None = 3) -> list[list]:
 
 def map_images(result, gt, fusion_name: str, unavailable_note: str) -> list[np.ndarray]:
     """Four RGB images for the slots: RX, spectral, spatial, fused (placeholders say why a map is missing).
-    With the local RX detector every title says so."""
+    With another detector than the default every title names it."""
     aucs = getattr(result, "auc", None) or {}
-    tag = " [local RX]" if getattr(result, "detector", "rx") == "lrx" else ""
+    detector = getattr(result, "detector", DEFAULT_DETECTOR)
+    tag = "" if detector == DEFAULT_DETECTOR else f" [{get(detector).title}]"
     out = []
     for title, names in SLOTS:
         names = names or (fusion_name,)
