@@ -1,6 +1,7 @@
 """Leave-one-sensor-out validation on small panel scenes, and the default fused map chosen on it.
 
     python -m training.loso_validate [--shared ../shared] [--runs RUNS] [--bands 100] [--out loso.json]
+    python -m training.loso_validate --report $ABU6 $CASI     # the candidates on labelled scenes (report only)
 
 Scenes: :func:`training.panels.panel_scenes` (20 small scenes per sensor, man-made-panel implants)
 for AVIRIS, ROSIS, CASI and SAMSON. Models, per left-out sensor S: ``RUNS/loso_S/fers_b<N>.pt`` from
@@ -134,6 +135,47 @@ def worst_scenes(rows_by_group: dict, candidates=CANDIDATES) -> dict:
     return out
 
 
+def markdown(rows_by_group: dict, candidates=CANDIDATES, default: str | None = None) -> str:
+    """Markdown table: per group the mean AUC of every map, and per map its worst scene minus plain RX."""
+    cols = [m for m in candidates if all(m in rows[0]["aucs"] for rows in rows_by_group.values())]
+    means = group_means(rows_by_group)
+    lines = ["| group | scenes | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for g, rows in rows_by_group.items():
+        lines.append(f"| {g} | {len(rows)} | " + " | ".join(f"{means[g][m]:.4f}" for m in cols) + " |")
+    lines.append("| mean | | " + " | ".join(f"{np.mean([a[m] for a in means.values()]):.4f}" for m in cols) + " |")
+    lines.append("| worst group vs rx | | " + " | ".join(
+        f"{min(a[m] - a['rx'] for a in means.values()):+.4f}" for m in cols) + " |")
+    worst = worst_scenes(rows_by_group, cols)
+    lines.append("| worst scene vs rx | | " + " | ".join(f"{worst[m][0]:+.4f}" for m in cols) + " |")
+    return "\n".join(lines)
+
+
+def by_abundance(rows_by_group: dict, candidates=CANDIDATES) -> str:
+    """Mean AUC per panel abundance and crop size over all groups' scenes (a breakdown, not used by the rule)."""
+    rows = [r for rs in rows_by_group.values() for r in rs if "abundance" in r]
+    cols = [m for m in candidates if all(m in r["aucs"] for r in rows)]
+    keys = sorted({(r["size"] > 40, r["abundance"]) for r in rows})
+    lines = ["| crop | abundance | scenes | " + " | ".join(cols) + " |", "|---" * (len(cols) + 3) + "|"]
+    for big, a in keys:
+        sel = [r for r in rows if (r["size"] > 40) == big and r["abundance"] == a]
+        lines.append(f"| {'48-64 px' if big else '32 px'} | {a} | {len(sel)} | "
+                     + " | ".join(f"{np.mean([r['aucs'][m] for r in sel]):.4f}" for m in cols) + " |")
+    return "\n".join(lines)
+
+
+def report_scenes(paths: list) -> dict:
+    """``{scene: {map: AUC}}`` of labelled files (e.g. the ABU benchmark and the CASI scene), shipped
+    models, bands ``auto``, for *reporting* the candidates there; never used by the rule."""
+    from fers.io.cube import load_cube
+
+    out = {}
+    for p in paths:
+        sc = load_cube(Path(p))
+        aucs, _ = scene_aucs(np.asarray(sc.cube, np.float32), np.where(sc.gt, 1, 0).astype(np.int8))
+        out[Path(p).name.split(".")[0]] = aucs
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
@@ -141,8 +183,20 @@ def main(argv=None) -> int:
     ap.add_argument("--bands", type=int, default=100)
     ap.add_argument("--out", type=Path, default=None, help="write every scene's numbers as JSON")
     ap.add_argument("--from-json", type=Path, default=None, help="print the tables of an earlier --out file")
+    ap.add_argument("--report", nargs="+", default=None, metavar="FILE",
+                    help="only print every candidate's AUC on these labelled scenes (reporting, not selection)")
     a = ap.parse_args(argv)
     os.environ.pop("FERS_WEIGHTS", None)
+    if a.report:
+        rows = report_scenes(a.report)
+        cols = [m for m in CANDIDATES if all(m in r for r in rows.values())]
+        print("| scene | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|")
+        for name, r in rows.items():
+            print(f"| {name} | " + " | ".join(f"{r[m]:.4f}" for m in cols) + " |")
+        abu5 = [r for n, r in rows.items() if n.startswith(("abu-airport", "abu-urban-3"))]
+        if len(abu5) == 5:
+            print("| ABU-5 mean | " + " | ".join(f"{np.mean([r[m] for r in abu5]):.4f}" for m in cols) + " |")
+        return 0
     if a.from_json:
         res = json.loads(a.from_json.read_text())
     else:
@@ -158,6 +212,12 @@ def main(argv=None) -> int:
     rule_groups.update(group_means(res["issue10"]))
     print("\n== the rule's groups (LOSO panels + held-out scenes of training.select_defaults) ==")
     print(table(rule_groups))
+    print("\n== markdown: LOSO panels ==")
+    print(markdown(res["loso"]))
+    print("\n== markdown: shipped models on the same panels ==")
+    print(markdown(res["shipped"]))
+    print("\n== markdown: LOSO panels by abundance and crop size ==")
+    print(by_abundance(res["loso"]))
     print("\n== worst single scene vs plain RX (LOSO panels) ==")
     for m, (d, where) in worst_scenes(res["loso"]).items():
         print(f"{m:18s} {d:+.4f}  {where}")

@@ -10,7 +10,10 @@ scenes like it from the background cubes of one sensor, seeded:
   marked -1 in the ground truth and left out of the AUC).
 * **Panels:** compact blocks of 1x1 .. 3x3 (1-9 px; 3-5 per 32 px scene, 5-8 per 64 px scene), 2 px
   apart, each with its own spectrum ``t``, mixed with one abundance ``a`` per scene from
-  ``ABUNDANCES`` (0.2 .. 1.0): ``x <- (1 - a) x + a t``.
+  ``ABUNDANCES`` (0.2 .. 1.0): ``x <- (1 - a) x + a (g t + n)``, with a per-pixel illumination
+  ``g ~ U(0.95, 1.05)`` and the scene's own per-band noise ``n ~ N(0, sigma_b^2)``
+  (:func:`noise_sigma`). Without them a block is k identical spectra, and RX's leverage bound
+  (d^2 <= (n - 1) / k for k identical pixels among n) masks it on small scenes, unlike real panels.
 * **Panel spectra** (:func:`panel_spectrum`), spectrally distinct from all of the scene's background:
   ``flat`` (a grey panel, constant), ``steep`` (a linear ramp from 0.3 to 1.7 times the level, either
   direction) or ``donor`` (a pixel of a scene of *another sensor*, resampled to the band count: the
@@ -103,6 +106,18 @@ def distinct_spectrum(kind, background, level, rng, donors, tries: int = 20) -> 
     return best
 
 
+def noise_sigma(cube: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """Per-band noise ``(B,)`` of ``cube (S, S, B)``: the robust spread (MAD / 0.6745) of differences
+    between horizontal neighbours, both valid, divided by sqrt(2)."""
+    d = cube[:, 1:] - cube[:, :-1]
+    ok = ~(excluded[:, 1:] | excluded[:, :-1])
+    d = d[ok]
+    if d.shape[0] == 0:
+        return np.zeros(cube.shape[2])
+    mad = np.median(np.abs(d - np.median(d, axis=0)), axis=0)
+    return mad / 0.6745 / np.sqrt(2.0)
+
+
 def implant_panels(cube: np.ndarray, excluded: np.ndarray, abundance: float, rng: np.random.Generator,
                    donors: list, count: tuple) -> tuple[np.ndarray, np.ndarray]:
     """``cube (S, S, B)`` -> ``(cube with panels (S, S, B) float32, gt (S, S) int8)``."""
@@ -112,6 +127,8 @@ def implant_panels(cube: np.ndarray, excluded: np.ndarray, abundance: float, rng
     background = x[~excluded]
     level = abs(float(background.mean())) + 1e-12
     busy = excluded.copy()
+    sigma = noise_sigma(x, excluded)
+    kinds = KINDS if donors else tuple(k for k in KINDS if k != "donor")
     want, placed, attempts = int(rng.integers(count[0], count[1] + 1)), 0, 0
     while placed < want and attempts < 500:
         attempts += 1
@@ -119,8 +136,10 @@ def implant_panels(cube: np.ndarray, excluded: np.ndarray, abundance: float, rng
         r, c = int(rng.integers(1, s - th)), int(rng.integers(1, s - tw))
         if busy[max(r - 2, 0) : r + th + 2, max(c - 2, 0) : c + tw + 2].any():
             continue
-        t = distinct_spectrum(KINDS[int(rng.integers(len(KINDS)))], background, level, rng, donors)
-        x[r : r + th, c : c + tw] = (1 - abundance) * x[r : r + th, c : c + tw] + abundance * t
+        t = distinct_spectrum(kinds[int(rng.integers(len(kinds)))], background, level, rng, donors)
+        # a real panel is not one repeated spectrum: per-pixel illumination and the scene's noise
+        texture = t * rng.uniform(0.95, 1.05, size=(th, tw, 1)) + rng.normal(0.0, 1.0, size=(th, tw, t.size)) * sigma
+        x[r : r + th, c : c + tw] = (1 - abundance) * x[r : r + th, c : c + tw] + abundance * texture
         gt[r : r + th, c : c + tw] = 1
         busy[r : r + th, c : c + tw] = True
         placed += 1

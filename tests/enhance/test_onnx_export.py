@@ -21,7 +21,7 @@ EXPORT_DIR = Path(__file__).resolve().parents[2] / "export"
 import fers.enhance.parity as parity  # noqa: E402  (export/parity.py)
 from export import to_onnx  # noqa: E402  (export/to_onnx.py)
 from fers import __version__
-from fers.methods import DEFAULT_FUSION, METHODS  # noqa: E402
+from fers.methods import DEFAULT_FUSION, GRAPH_METHODS, METHODS  # noqa: E402
 from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER  # noqa: E402
 from fers.models.checkpoint import build_fens, default_config, save_fens  # noqa: E402
 from fers.enhance.torch_backend import TorchEnhancer  # noqa: E402
@@ -156,7 +156,7 @@ def test_detector_graph_outputs_every_method_on_any_size(exported):
     path = out / "fers_b12_detector.onnx"
     onnx.checker.check_model(str(path), full_check=True)
     model = onnx.load(str(path))
-    assert [o.name for o in model.graph.output] == list(METHODS)
+    assert [o.name for o in model.graph.output] == list(GRAPH_METHODS)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for hw in [(37, 53), (20, 20)]:
         h = parity.random_cube(*hw, N_BANDS, seed=1)
