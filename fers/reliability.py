@@ -65,7 +65,7 @@ def top_overlap(ref, other, fraction: float = TOP_FRACTION) -> float:
     x, y = a[ok], b[ok]
     if x.size == 0:
         return 1.0
-    k = max(1, int(round(fraction * x.size)))
+    k = max(1, round(fraction * x.size))
     ta = np.argpartition(-x, k - 1)[:k]
     tb = np.argpartition(-y, k - 1)[:k]
     return float(np.intersect1d(ta, tb).size / k)

@@ -22,7 +22,7 @@ def _scene(seed=0, h=32, w=32, b=12):
 
 
 def test_weight_is_one_for_a_branch_equal_to_rx_and_low_for_one_that_hides_the_panels():
-    cube, gt = _scene()
+    cube, _ = _scene()
     r0 = rx(cube)
     rng = np.random.default_rng(1)
     # a branch whose features drown the panels: strong independent noise features
@@ -57,7 +57,10 @@ def test_fusion_recovers_rx_when_a_branch_hides_the_panels():
     r0 = rx(cube)
     good = rx(cube + 0.1 * rng.normal(size=cube.shape))
     bad = rx(cube + rng.normal(0.0, 30.0, size=cube.shape))
-    auc = lambda m: roc_auc_score(gt.ravel(), m.ravel())  # noqa: E731
+
+    def auc(m):
+        return roc_auc_score(gt.ravel(), m.ravel())
+
     assert auc(r0) > 0.99 and auc(bad) < 0.8
     # one branch: the reliability fusion stays at plain RX's level where the branch alone falls
     assert auc(R.reliability_fusion(r0, bad)) > auc(r0) - 0.01

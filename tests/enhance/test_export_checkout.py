@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from fers.methods import METHODS
 
+from fers.methods import METHODS
 from tests.conftest import REPO
 
 pytest.importorskip("torch")

@@ -69,7 +69,7 @@ def test_abundance_mixes_linearly_and_the_implant_is_seeded():
 def test_panel_scenes_cover_every_sensor_with_small_scenes():
     scenes = P.panel_scenes(DATA_DIR.parent)
     assert set(scenes) == {"aviris", "rosis", "casi", "samson"}
-    for sensor, items in scenes.items():
+    for items in scenes.values():
         assert len(items) == 2 * P.PER_SIZE
         assert all(sc.size <= 64 and sc.cube.shape[:2] == (sc.size, sc.size) for sc in items)
         assert sorted({sc.abundance for sc in items}) == list(P.ABUNDANCES)
