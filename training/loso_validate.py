@@ -164,15 +164,15 @@ def by_abundance(rows_by_group: dict, candidates=CANDIDATES) -> str:
 
 
 def report_scenes(paths: list) -> dict:
-    """``{scene: {map: AUC}}`` of labelled files (e.g. the ABU benchmark and the CASI scene), shipped
+    """``{scene: {map: AUC, "w_<weight>_<branch>": reliability weight}}`` of labelled files (e.g. the ABU benchmark and the CASI scene), shipped
     models, bands ``auto``, for *reporting* the candidates there; never used by the rule."""
     from fers.io.cube import load_cube
 
     out = {}
     for p in paths:
         sc = load_cube(Path(p))
-        aucs, _ = scene_aucs(np.asarray(sc.cube, np.float32), np.where(sc.gt, 1, 0).astype(np.int8))
-        out[Path(p).name.split(".")[0]] = aucs
+        aucs, ws = scene_aucs(np.asarray(sc.cube, np.float32), np.where(sc.gt, 1, 0).astype(np.int8))
+        out[Path(p).name.split(".")[0]] = {**aucs, **{f"w_{k}": v for k, v in ws.items()}}
     return out
 
 
@@ -190,6 +190,7 @@ def main(argv=None) -> int:
     if a.report:
         rows = report_scenes(a.report)
         cols = [m for m in CANDIDATES if all(m in r for r in rows.values())]
+        cols += sorted(k for k in next(iter(rows.values())) if k.startswith("w_"))  # the branch weights
         print("| scene | " + " | ".join(cols) + " |\n" + "|---" * (len(cols) + 1) + "|")
         for name, r in rows.items():
             print(f"| {name} | " + " | ".join(f"{r[m]:.4f}" for m in cols) + " |")
@@ -218,6 +219,9 @@ def main(argv=None) -> int:
     print(markdown(res["shipped"]))
     print("\n== markdown: LOSO panels by abundance and crop size ==")
     print(by_abundance(res["loso"]))
+    print("\n== mean reliability weights per left-out sensor (LOSO panels) ==")
+    for g, rows in res["loso"].items():
+        print(f"{g:8s} " + "  ".join(f"{k} {np.mean([r['weights'][k] for r in rows]):.3f}" for k in sorted(rows[0]["weights"])))
     print("\n== worst single scene vs plain RX (LOSO panels) ==")
     for m, (d, where) in worst_scenes(res["loso"]).items():
         print(f"{m:18s} {d:+.4f}  {where}")
