@@ -58,6 +58,16 @@ def minmax(s):
     return (s - s.min()) / (s.max() - s.min())
 
 
+def ranks(s):
+    return np.argsort(np.argsort(s, axis=None)).astype(np.float64)
+
+
+def pulled(r0, rb):
+    """A branch map pulled toward plain RX by its reliability w = max(0, Spearman(r0, rb)) (fusion_rel)."""
+    w = max(0.0, float(np.corrcoef(ranks(r0), ranks(rb))[0, 1]))
+    return w * minmax(rb) + (1 - w) * minmax(r0)
+
+
 def detect(cube, spe_path, spa_path):
     """(H, W, B) cube -> (dict of (H, W) maps, default method name)."""
     spe, meta = open_model(spe_path)
@@ -72,6 +82,7 @@ def detect(cube, spe_path, spa_path):
             "fusion_add": rx(h + f_spe + f_spa)}
     maps["fusion_mult"] = minmax(maps["spatial"]) * minmax(maps["spectral"])
     maps["fusion_rx"] = minmax(maps["rx"]) * maps["fusion_mult"]
+    maps["fusion_rel"] = pulled(maps["rx"], maps["spatial"]) * pulled(maps["rx"], maps["spectral"])
     return maps, meta["default_fusion"]
 
 

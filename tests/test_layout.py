@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 # a module may import its own layer or lower ones (the package __init__ and __main__ are the top)
 LAYERS = [
     ("fers._version", "fers.errors", "fers.notes", "fers.settings", "fers.cache", "fers.memmap", "fers.budget", "fers.progress", "fers.threads"),
-    ("fers.bands", "fers.normalize", "fers.nodata", "fers.metrics", "fers.methods", "fers.result", "fers.io",
+    ("fers.bands", "fers.normalize", "fers.nodata", "fers.metrics", "fers.methods", "fers.reliability", "fers.result", "fers.io",
      "fers.detectors",
      "fers.models"),
     ("fers.enhance", "fers.large"),

@@ -1,7 +1,7 @@
 """The README's embedding snippet (NumPy + ONNX Runtime only) runs and reproduces the package.
 
 The snippet is read from README.md, pointed at the shipped 50-band ONNX files (exported on first use
-from weights/fers_b50.pt) and a bundled example scene, and its fusion-B map must give the AUC of
+from weights/fers_b50.pt) and a bundled example scene, and its default map (and fusion A) must give the AUC of
 ``fers.pipeline.detect`` with the ONNX backend.
 """
 
@@ -44,5 +44,6 @@ def test_readme_embedding_snippet_matches_pipeline(tmp_path):
     exec(compile(code, "README.md snippet", "exec"), ns)
     ref = detect(scene.cube, scene.gt, bands="50", backend="onnx")
     assert ns["scores"].shape == scene.gt.shape
-    assert ref.default_method == DEFAULT_FUSION == "fusion_mult"  # the snippet computes the default map
+    assert ref.default_method == DEFAULT_FUSION == "fusion_rel"  # the snippet computes the default map
     assert auc(ns["scores"], scene.gt) == pytest.approx(ref.auc[DEFAULT_FUSION], abs=1e-4)
+    assert auc(ns["fusion_a"], scene.gt) == pytest.approx(ref.auc["fusion_mult"], abs=1e-4)

@@ -1,6 +1,7 @@
 """One-graph FERS detector for ONNX: normalised cube -> one anomaly map per method (paper eq. 17-23).
 
-``DetectorGraph(spe, spa)(x (K, N, H, W))`` returns one map per method of :data:`fers.methods.METHODS`, each ``(K, H, W)`` float32. ONNX has no matrix inverse, so global RX (eq. 17) is
+``DetectorGraph(spe, spa)(x (K, N, H, W))`` returns one map per method of :data:`fers.methods.GRAPH_METHODS` (the fixed recipes; the
+reliability fusion is computed in Python from these maps), each ``(K, H, W)`` float32. ONNX has no matrix inverse, so global RX (eq. 17) is
 built from matmuls only, in float64:
 
 1. covariance ``C`` of all pixels, scaled to unit diagonal: ``R = D^-1/2 C D^-1/2`` (better conditioned);
@@ -23,7 +24,7 @@ from fers import methods as M
 ITERS = 50
 RIDGE = 1e-9
 
-OUTPUTS = M.METHODS  # one output per method of fers.methods, in table order
+OUTPUTS = M.GRAPH_METHODS  # one output per fixed-recipe method of fers.methods, in table order
 
 
 def rx_newton_schulz(x: torch.Tensor, iters: int = ITERS, ridge: float = RIDGE) -> torch.Tensor:

@@ -21,7 +21,7 @@ import numpy as np
 
 from fers.bands import parse_band_spec, prepare_bands
 from fers.enhance.onnx_backend import INPUT_NAME
-from fers.methods import METHODS, method_maps
+from fers.methods import GRAPH_METHODS, METHODS, method_maps
 from fers.metrics import auc
 from fers.normalize import normalize_cube
 
@@ -157,19 +157,19 @@ class DetectorRow:
 def compare_detector(torch_enh, session, h: np.ndarray, gt, case: str = "") -> DetectorRow:
     """Maps of the one-graph detector ``session`` (ONNX Runtime) vs ``method_maps`` on ``h``."""
     py = method_maps(h, *torch_enh.enhance(h))
-    outs = session.run(list(METHODS), {INPUT_NAME: np.ascontiguousarray(h.transpose(2, 0, 1)[None])})
-    onnx_maps = {m: o[0].astype(np.float64) for m, o in zip(METHODS, outs)}
-    err = max(rel_err(onnx_maps[m], py[m]) for m in METHODS)
-    return DetectorRow(int(h.shape[-1]), case, err, {m: auc(py[m], gt) for m in METHODS},
-                       {m: auc(onnx_maps[m], gt) for m in METHODS})
+    outs = session.run(list(GRAPH_METHODS), {INPUT_NAME: np.ascontiguousarray(h.transpose(2, 0, 1)[None])})
+    onnx_maps = {m: o[0].astype(np.float64) for m, o in zip(GRAPH_METHODS, outs)}
+    err = max(rel_err(onnx_maps[m], py[m]) for m in GRAPH_METHODS)
+    return DetectorRow(int(h.shape[-1]), case, err, {m: auc(py[m], gt) for m in GRAPH_METHODS},
+                       {m: auc(onnx_maps[m], gt) for m in GRAPH_METHODS})
 
 
 def format_detector_table(rows) -> str:
-    head = f"{'model':>5} {'input':<22} {'map err':>8} " + " ".join(f"{m:>15}" for m in METHODS) + \
+    head = f"{'model':>5} {'input':<22} {'map err':>8} " + " ".join(f"{m:>15}" for m in GRAPH_METHODS) + \
         f" {'max dAUC':>9}  ok"
     lines = [head, "-" * len(head)]
     for r in rows:
-        aucs = " ".join(f"{r.auc_py[m]:.4f}/{r.auc_onnx[m]:.4f}" for m in METHODS)
+        aucs = " ".join(f"{r.auc_py[m]:.4f}/{r.auc_onnx[m]:.4f}" for m in GRAPH_METHODS)
         lines.append(f"{r.model:>5} {r.case:<22} {r.map_err:8.1e} {aucs} {r.auc_gap:9.1e}  "
                      f"{'yes' if r.ok else 'NO'}")
     lines.append(f"(detector .onnx vs Python pipeline; AUC cells are python/onnx, |dAUC| must be <= "

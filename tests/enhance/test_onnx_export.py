@@ -22,7 +22,7 @@ from fers.bands import ADAPTER_RULE, ADAPTER_RULES, DEFAULT_ADAPTER
 from fers.enhance.onnx_backend import OnnxEnhancer
 from fers.enhance.torch_backend import TorchEnhancer
 from fers.export.exporter import OPSET, file_sha256
-from fers.methods import DEFAULT_FUSION, METHODS
+from fers.methods import DEFAULT_FUSION, GRAPH_METHODS, METHODS
 from fers.models.checkpoint import build_fens, default_config, save_fens
 from fers.normalize import NORMALIZATION
 
@@ -155,7 +155,7 @@ def test_detector_graph_outputs_every_method_on_any_size(exported):
     path = out / "fers_b12_detector.onnx"
     onnx.checker.check_model(str(path), full_check=True)
     model = onnx.load(str(path))
-    assert [o.name for o in model.graph.output] == list(METHODS)
+    assert [o.name for o in model.graph.output] == list(GRAPH_METHODS)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for hw in [(37, 53), (20, 20)]:
         h = parity.random_cube(*hw, N_BANDS, seed=1)
