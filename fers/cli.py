@@ -24,6 +24,7 @@ from fers.enhance import BACKENDS
 from fers.errors import FersError, FersInputError, FersResourceError
 from fers.io.formats import formats_text
 from fers.notes import cli_text
+from fers.outputs import MASK_RULE
 from fers.pipeline import options_from_namespace
 from fers.scenes import detect_file, precheck, scene_files
 
@@ -112,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "GeoTIFF (one band per method + a threshold mask band, georeferenced like the input), "
                         ".geojson the mask's objects as polygons, anything else a .npz (every map, 'gt', "
                         "'meta' JSON); docs/formats.md")
-    d.add_argument("--threshold", default="p99.9",
+    d.add_argument("--threshold", default=MASK_RULE,
                    help="mask of the GeoTIFF/GeoJSON outputs: the default map's pNN.N percentile of valid scores "
-                        "(default p99.9: the top 0.1%%) or a score value")
+                        "(default %(default)s: the top 0.1%%) or a score value")
     d.add_argument("--no-ortho", dest="ortho", action="store_false",
                    help="GLT products (EMIT): keep the outputs in sensor geometry (plain TIFF) instead of placing "
                         "them on the product's map grid")

@@ -17,6 +17,8 @@ import numpy as np
 from fers.errors import FersError, FersInputError, FersResourceError
 from fers.io.formats import OUTPUT_EXTS
 
+MASK_RULE = "p99.9"  # the default mask of GeoTIFF/GeoJSON outputs: the top 0.1 % of valid scores of the default map
+
 TIFF_EXTS = OUTPUT_EXTS["geotiff"]
 GEOJSON_EXTS = OUTPUT_EXTS["geojson"]
 
@@ -45,7 +47,7 @@ def target_path(path) -> Path:
     return p
 
 
-def check_outputs(paths, threshold="p99.9"):
+def check_outputs(paths, threshold=MASK_RULE):
     """Refuse, before any work, output paths that cannot be written (a folder, a missing or read-only
     folder, a name too long for the file system, the same file twice -- ``out/x`` and ``out/x.npz``
     included) and a threshold that does not parse; one line each. Returns the parsed threshold
@@ -80,7 +82,7 @@ def result_tags(result) -> dict:
     return tags
 
 
-def save_outputs(result, scene, paths, threshold="p99.9", ortho: bool = True, gt=None) -> list[Written]:
+def save_outputs(result, scene, paths, threshold=MASK_RULE, ortho: bool = True, gt=None) -> list[Written]:
     """Write ``result`` (a :class:`fers.result.DetectResult` of ``scene``) to each of ``paths`` by
     extension (module docstring). ``threshold``: the mask rule (``p99.9`` = the top 0.1 % of the
     default map's valid scores, or a score); ``ortho``: place GLT (EMIT) products on their map grid.

@@ -166,3 +166,26 @@ def test_detector_names_live_in_the_detector_modules():
                 if "detector" in str(label) and isinstance(value, ast.Constant) and value.value in detectors:
                     found.append(f"{name}:{node.lineno} {label}={value.value!r}")
     assert not found, found
+
+
+def _functions():
+    """``(lines without the docstring, parameters, "module:line name")`` of every function in ``fers/``."""
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                doc = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+                start = body[1].lineno if doc and len(body) > 1 else body[0].lineno
+                a = node.args
+                params = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + bool(a.vararg) + bool(a.kwarg)
+                params -= bool(a.args and a.args[0].arg in ("self", "cls"))
+                yield node.end_lineno - start + 1, params, f"{name}:{node.lineno} {node.name}"
+
+
+def test_functions_stay_short_and_take_few_parameters():
+    """No function over 80 lines (docstring excluded), at most 3 over 60; at most 2 with more than 10
+    parameters (the public ``detect`` and the app's typed API)."""
+    rows = list(_functions())
+    assert not [r for r in rows if r[0] > 80], [r for r in rows if r[0] > 80]
+    assert len([r for r in rows if r[0] > 60]) <= 3, [r for r in rows if r[0] > 60]
+    assert len([r for r in rows if r[1] > 10]) <= 2, [r for r in rows if r[1] > 10]

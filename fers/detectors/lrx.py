@@ -202,11 +202,14 @@ def _scores(aug: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _BIG = 1e300
 
 
-def _local_rx_strip(x, ri, ro, ci, co, cols, ridge, rows_done=None, valid=None, rows=None, step=1.0) -> np.ndarray:
+def _local_rx_strip(x, row_windows, ci, co, cols, ridge, rows_done=None, valid=None, rows=None, step=1.0) -> np.ndarray:
     """Scores ``(r1 - r0, len(cols))`` for output columns ``cols`` of the rows ``rows = (r0, r1)``
     (default all); ``x (H, Wc, B)`` (and ``valid``, when given) hold only the needed input columns.
+    ``row_windows``: ``(inner, outer)`` row ranges of every row (:func:`window_ranges`), ``ci``/``co``
+    the column ranges of the output columns.
     ``rows_done.update(step)`` after each row."""
     h, w, b = x.shape
+    ri, ro = row_windows
     r0, r1 = rows or (0, h)
     nout = len(cols)
     out = np.empty((r1 - r0, nout))
@@ -297,7 +300,7 @@ def local_rx(
             ci_s = (ci[0][c0:c1] - a, ci[1][c0:c1] - a)
             co_s = (co[0][c0:c1] - a, co[1][c0:c1] - a)
             out[rows[0]:rows[1], c0:c1] = _local_rx_strip(
-                x[:, a:z], ri, ro, ci_s, co_s, cols, ridge, rows_done,
+                x[:, a:z], (ri, ro), ci_s, co_s, cols, ridge, rows_done,
                 None if valid is None else valid[:, a:z], rows, (c1 - c0) / w)
 
         with single_blas():  # (B + 2)^2 factorisations: BLAS threads would only spin; rows run in parallel

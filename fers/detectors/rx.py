@@ -22,7 +22,6 @@ there have condition numbers of 1e8-1e9), so it stays float64.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -48,14 +47,6 @@ def blas_threads_for(pixels: int, bands: int):
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
-@dataclass
-class RXStats:
-    """Background statistics: ``mean (B,)`` and whitening matrix ``W (B, B)`` with W W^T = Sigma^+."""
-
-    mean: np.ndarray
-    whitener: np.ndarray
-
-
 def whitener_from_cov(cov: np.ndarray) -> np.ndarray:
     """``(B, B)`` covariance -> ``(B, B)`` matrix W such that ``W @ W.T`` is its pseudo-inverse."""
     cov = np.asarray(cov, dtype=np.float64)
@@ -66,23 +57,6 @@ def whitener_from_cov(cov: np.ndarray) -> np.ndarray:
     inv_sqrt = np.zeros_like(w)
     inv_sqrt[keep] = 1.0 / np.sqrt(w[keep])
     return v * inv_sqrt[None, :]
-
-
-def rx_stats(pixels: np.ndarray) -> RXStats:
-    """Mean and whitener from pixels ``(P, B)`` (sample covariance, divisor P - 1 as ``np.cov``)."""
-    x = np.asarray(pixels, dtype=np.float64)
-    mean = x.mean(axis=0)
-    xc = x - mean
-    cov = xc.T @ xc / max(x.shape[0] - 1, 1)
-    return RXStats(mean=mean, whitener=whitener_from_cov(cov))
-
-
-def rx_score_pixels(pixels: np.ndarray, stats: RXStats) -> np.ndarray:
-    """Mahalanobis distance of pixels ``(P, B)`` under ``stats`` -> ``(P,)`` float64."""
-    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
-    xc = np.asarray(pixels, dtype=dtype) - stats.mean.astype(dtype)
-    y = xc @ stats.whitener.astype(dtype)
-    return np.einsum("ij,ij->i", y, y).astype(np.float64)
 
 
 def rx_whitening(cov: np.ndarray) -> tuple[np.ndarray, bool]:

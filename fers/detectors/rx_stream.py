@@ -5,7 +5,7 @@ For cubes that do not fit in memory (e.g. a ``np.memmap`` of a ``(H, W, B)`` ``.
 * pass 1 reads ``chunk_rows`` rows at a time and accumulates, in float64, the pixel count, the sum
   and the sum of outer products of ``x - K`` (``K``: mean of the first chunk, a shift that keeps
   the sums well conditioned); the mean and the sample covariance (divisor P - 1, as ``np.cov`` and
-  :func:`fers.detectors.rx.rx_stats`) follow from them;
+  :func:`fers.detectors.rx.rx`) follow from them;
 * pass 2 reads the rows again and scores them with the arithmetic of the in-memory
   :func:`fers.detectors.rx.rx`, by calling the same functions: :func:`fers.detectors.rx.rx_whitening` (Cholesky inverse,
   or the eigenvalue cut-off of :func:`fers.detectors.rx.whitener_from_cov` when rank-deficient), float64
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from fers.detectors.rx import RXStats, rx_score_centered, rx_whitening, whitener_from_cov
+from fers.detectors.rx import rx_score_centered, rx_whitening
 from fers.progress import bar
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: about 64 MiB of float64 rows
@@ -74,11 +74,6 @@ class RXAccumulator:
         mean, cov = self.mean_cov()
         m, lower = rx_whitening(cov)
         return mean, m, lower
-
-    def stats(self) -> RXStats:
-        """:class:`fers.detectors.rx.RXStats` (mean and pseudo-inverse whitener) of everything added."""
-        mean, cov = self.mean_cov()
-        return RXStats(mean=mean, whitener=whitener_from_cov(cov))
 
 
 def score_rows(pixels: np.ndarray, mean: np.ndarray, m: np.ndarray, lower: bool) -> np.ndarray:

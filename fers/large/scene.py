@@ -6,7 +6,7 @@ holding the normalised cube or any ``H + F`` sum in memory:
 
 1. :func:`minmax_streaming` finds the cube's min and max in row chunks;
 2. :func:`fers.large.spa_stream.enhance_large` enhances block by block, normalising each block on the
-   fly with :func:`apply_minmax` (same float32 arithmetic as :func:`fers.normalize.normalize_cube`):
+   fly with :func:`fers.normalize.normalize_with` (same float32 arithmetic as :func:`fers.normalize.normalize_cube`):
    torch FENs give the untiled features (Spe-FEN in tiles, Spa-FEN streamed), other enhancers
    use blended tiles; ``F_spe`` and ``F_spa`` are the only full-size arrays
    (``2 * H * W * N * 4`` bytes);
@@ -32,7 +32,7 @@ from fers.large.spa_stream import enhance_large
 from fers.large.tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from fers.memmap import release_pages
 from fers.nodata import floor_invalid
-from fers.normalize import NORMALIZATION, normalize_with
+from fers.normalize import normalize_with
 from fers.progress import bar
 
 
@@ -46,11 +46,6 @@ def minmax_streaming(cube: np.ndarray, chunk_rows: int | None = None) -> tuple[f
         lo, hi = min(lo, float(blk.min())), max(hi, float(blk.max()))
         release_pages(cube)
     return lo, hi
-
-
-def apply_minmax(x: np.ndarray, lo: float, hi: float, scale: float = NORMALIZATION["scale"]) -> np.ndarray:
-    """Normalise any block of a cube with the cube's global ``lo``/``hi`` (as ``normalize_cube``)."""
-    return normalize_with(x, lo, hi, scale)
 
 
 def detect_large(
@@ -82,7 +77,7 @@ def detect_large(
     sec["normalize"] = time.perf_counter() - t
 
     def norm(x):
-        out = apply_minmax(x, lo, hi)  # a new array: the memory map's pages can go
+        out = normalize_with(x, lo, hi)  # a new array: the memory map's pages can go
         release_pages(cube)
         return out
 

@@ -131,7 +131,7 @@ def enhance_large(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(F_spe, F_spa)`` each ``(H, W, N)`` float32 for a large (possibly memory-mapped) cube.
 
-    ``transform`` maps raw blocks to the normalised cube (e.g. :func:`fers.large.scene.apply_minmax`).
+    ``transform`` maps raw blocks to the normalised cube (e.g. :func:`fers.normalize.normalize_with`).
     Torch FENs: Spe-FEN in blended tiles, Spa-FEN streamed exactly. Other enhancers (ONNX):
     :func:`fers.large.tiling.enhance_tiled` for both (Spa-FEN then approximate, see there).
     """

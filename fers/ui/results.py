@@ -17,6 +17,7 @@ import numpy as np
 import fers.ui.plots as plots
 from fers import methods as M
 from fers.detectors import DEFAULT_DETECTOR, get
+from fers.outputs import MASK_RULE
 from fers.ui.tempdirs import new_run_dir, prune_runs
 
 log = logging.getLogger("fers.app")
@@ -137,7 +138,7 @@ def roc_plot(result, gt):
     return plots.roc_figure(curves)
 
 
-MAPS_THRESHOLD = "p99.9"  # the GeoTIFF's mask band and the GeoJSON objects: the top 0.1 % of the default map
+MAPS_THRESHOLD = MASK_RULE  # the GeoTIFF's mask band and the GeoJSON objects: the top 0.1 % of the default map
 
 
 def write_downloads(result, gt, scene_name: str, scene=None) -> list:

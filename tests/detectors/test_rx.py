@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fers.detectors.rx import rx, rx_score_centered, rx_score_pixels, rx_stats, rx_whitening
+from fers.detectors.rx import rx, rx_score_centered, rx_whitening
 from fers.metrics import auc
 from tests.conftest import ABU_DIR, NO_DATA_REASON, load_verified_scene, parse_readme_rx_table
 
@@ -29,15 +29,6 @@ def test_rx_matches_closed_form(rng, dtype):
     assert got.shape == (9, 11) and got.dtype == np.float64
     rtol = 1e-9 if dtype == np.float64 else 2e-4
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=1e-6 * ref.max())
-
-
-def test_rx_stats_and_scoring_of_other_pixels(rng):
-    bg = rng.normal(size=(200, 5))
-    test = rng.normal(size=(7, 5))
-    st = rx_stats(bg)
-    inv = np.linalg.inv(np.cov(bg, rowvar=False))
-    d = test - bg.mean(axis=0)
-    np.testing.assert_allclose(rx_score_pixels(test, st), np.einsum("ij,jk,ik->i", d, inv, d), rtol=1e-9)
 
 
 @pytest.mark.parametrize("rank_deficient", [False, True])

@@ -5,9 +5,9 @@ import pytest
 
 from fers.detectors.rx import rx
 from fers.detectors.rx_stream import RXAccumulator, rx_streaming
-from fers.large.scene import apply_minmax, detect_large, minmax_streaming, release_pages
+from fers.large.scene import detect_large, minmax_streaming, release_pages
 from fers.methods import method_maps
-from fers.normalize import normalize_cube
+from fers.normalize import normalize_cube, normalize_with
 
 
 def _cube(rng, shape, offset=1000.0):
@@ -64,7 +64,7 @@ def test_memmapped_npy_streams(tmp_path):
     np.testing.assert_allclose(rx_streaming(scene.cube, chunk_rows=4), ref, rtol=1e-6, atol=1e-6 * ref.max())
     lo, hi = minmax_streaming(scene.cube, chunk_rows=3)
     assert (lo, hi) == (float(cube.min()), float(cube.max()))
-    np.testing.assert_array_equal(apply_minmax(scene.cube[:], lo, hi), normalize_cube(cube))
+    np.testing.assert_array_equal(normalize_with(scene.cube[:], lo, hi), normalize_cube(cube))
 
 
 class _StandIn:
