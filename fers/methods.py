@@ -154,15 +154,24 @@ def feature_cube(h, features: dict, terms: tuple):
     return out
 
 
-def combine(maps: dict, wanted, timer=None) -> dict:
+def combine(maps: dict, wanted, timer=None, valid=None) -> dict:
     """Add the product methods of ``wanted`` to scored ``maps``; return the wanted maps in table order.
-    ``timer(name, fn)`` (optional) runs and times each product, as in :func:`score_cubes`."""
+    ``timer(name, fn)`` (optional) runs and times each product, as in :func:`score_cubes`. ``valid
+    (H, W)`` bool: pixels with data; the others are left out of the reliability weights (their scores
+    are floored for the products, whose min-max is then that of the valid pixels)."""
     run = timer or (lambda name, fn: fn())
     out = dict(maps)
+
+    def parts(m):
+        got = [out[p] for p in m.product]
+        if valid is not None and m.fuse == "reliability":  # ranks and top sets of the valid pixels only
+            got = [np.where(valid, g, np.nan) for g in got]
+        return got
+
     for name in wanted:
         m = BY_NAME[name]
         if m.terms is None and all(p in out for p in m.product):
-            out[name] = run(name, lambda m=m: _FUSE[m.fuse](*(out[p] for p in m.product)))
+            out[name] = run(name, lambda m=m: _FUSE[m.fuse](*parts(m)))
     return {n: out[n] for n in BY_NAME if n in wanted and n in out}
 
 

@@ -104,5 +104,5 @@ def detect_large(
         sec[name] = time.perf_counter() - t
         return out
 
-    maps = M.combine(maps, methods, timed)
+    maps = M.combine(maps, methods, timed, valid)
     return maps, sec

@@ -177,7 +177,7 @@ def score_in_memory(prep: Prepared, plan, enh, clock: Clock):
         del h_full
     rest = {n: t for n, t in cubes.items() if n not in maps}
     maps = M.combine({**maps, **M.score_cubes(h, {"spe": f_spe, "spa": f_spa}, rest, score, timed)}, plan.wanted,
-                     timed)
+                     timed, prep.valid)
     stages.close()
     return maps, h, f_spe, f_spa
 
