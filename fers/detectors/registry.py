@@ -67,15 +67,6 @@ class Detector:
     def defaults(self) -> dict:
         return {o.name: o.default for o in self.options}
 
-    def score_fn(self, valid=None, **options):
-        """The scoring function with ``options`` (missing ones at their defaults; unknown ones refused)."""
-        known = {o.name: o for o in self.options}
-        bad = sorted(set(options) - set(known))
-        if bad:
-            raise FersInputError(f"detector {self.name} has no option {', '.join(bad)}")
-        values = {k: known[k].parse(v) for k, v in options.items() if v is not None}
-        return self.scorer(valid, **{**self.defaults(), **values})
-
 
 _REGISTRY: dict[str, Detector] = {}
 DEFAULT_DETECTOR = "rx"  # global RX (eq. 17), the paper's parameter-free detector

@@ -37,8 +37,16 @@ class Plan:
     spec: BandSpec
     notes: tuple
     fixed: int | None
-    need_model: bool
     streamed: bool
+
+    @property
+    def need_model(self) -> bool:
+        """Whether a wanted method needs the networks."""
+        return _needs_model(self.wanted)
+
+
+def _needs_model(wanted) -> bool:
+    return any(M.BY_NAME[m].needs_model for m in wanted if m in M.BY_NAME)
 
 
 def make_plan(cube, gt, opts: DetectOptions, wavelengths=None, bad_bands=None) -> Plan:
@@ -58,8 +66,7 @@ def make_plan(cube, gt, opts: DetectOptions, wavelengths=None, bad_bands=None) -
     mapped = memmap.is_mapped(cube)
     resident = 0 if mapped else int(cube.nbytes)  # the plan counts a copy the bad-band drop makes
     streamed = _choose_path(tuple(cube.shape), resident, mapped, gt is not None, spec, fixed, opts, backend, wanted)
-    need_model = any(M.BY_NAME[m].needs_model for m in wanted)
-    return Plan(opts, det, backend, wanted, spec, tuple(notes), fixed, need_model, streamed)
+    return Plan(opts, det, backend, wanted, spec, tuple(notes), fixed, streamed)
 
 
 def is_large(cube) -> bool:
@@ -93,8 +100,7 @@ def _choose_path(shape, resident, mapped, gt, spec, fixed, opts: DetectOptions, 
     h, w, b = shape
     det = get(opts.detector)
     _, n, copies = planned_bands(spec, b, fixed, opts.adapter)
-    need_model = any(M.BY_NAME[m].needs_model for m in wanted if m in M.BY_NAME)
-    models = need_model and spec.kind != "all" and model_available(n, backend, opts.weights)
+    models = _needs_model(wanted) and spec.kind != "all" and model_available(n, backend, opts.weights)
     full = (spec.kind == "auto" and n != b) or (
         gt and spec.kind not in ("all", "auto") and det.reference and h * w <= RX_ALL_BANDS_MAX_PIXELS)
     full_rx = b if full else 0

@@ -107,5 +107,5 @@ def _score(res: DetectResult, src, gt, plan, valid=None) -> None:
     h, w = g.shape
     if (src is not None and plan.spec.kind not in ("all", "auto") and plan.detector.reference
             and h * w <= RX_ALL_BANDS_MAX_PIXELS):
-        ref = plan.detector.score_fn(valid)(normalize_cube(src))  # the usual "Original" column of HAD papers
+        ref = steps.scorer(plan, valid)(normalize_cube(src))  # the usual "Original" column of HAD papers
         res.rx_all_bands_auc = auc(ref if valid is None else np.where(valid, ref, np.nan), gt)

@@ -135,7 +135,7 @@ def _pad(f, shape, box):
 def scorer(plan, valid):
     """The detector ``cube -> (H, W)`` with the plan's options; with a mask, its statistics over valid
     pixels only and masked scores floored to the lowest valid score (NaN after the fusions)."""
-    name, base = plan.detector.name, plan.detector.score_fn(valid, **plan.options.detector_params())
+    name, base = plan.detector.name, plan.detector.scorer(valid, **plan.options.detector_params())
 
     def score(c):
         try:
